@@ -1,0 +1,151 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import pino, { type Logger } from 'pino';
+import { ApiKeyAuthenticator, bearerToken, bootstrapAdminKey } from './auth/apiKeys.js';
+import type { Config } from './config.js';
+import { openDatabase, type Database } from './db/database.js';
+import { migrate } from './db/migrate.js';
+import { presentError, unauthenticated } from './errors.js';
+import { healthReport } from './http/health.js';
+import { requestScope } from './http/requestContext.js';
+import { Ingestor } from './ingest/ingest.js';
+import { createEventBus, type EventBus } from './realtime/pubsub.js';
+import type { Context, Services } from './schema/context.js';
+import { schema } from './schema/index.js';
+
+export interface App {
+  /** Opens the database, applies migrations, makes sure an admin key exists, and listens. */
+  start(): Promise<{ url: string; port: number }>;
+  /** Stops accepting, lets in-flight requests finish, then closes the database and pub/sub. */
+  stop(): Promise<void>;
+  /** Available after start(); for tests and the CLI. */
+  readonly services: Services;
+}
+
+export interface AppOptions {
+  logger?: Logger;
+  /** Prefix for pub/sub topics, so test apps sharing one Redis do not hear each other. */
+  topicPrefix?: string;
+}
+
+type ServerContext = { req: IncomingMessage; res: ServerResponse };
+
+export function buildApp(config: Config, options: AppOptions = {}): App {
+  const log = options.logger ?? pino({ level: config.logLevel, base: { service: 'insights' } });
+  let services: Services | undefined;
+  let server: Server | undefined;
+  let stopping: Promise<void> | undefined;
+
+  const createYogaServer = (shared: Services): YogaServerInstance<ServerContext, Context> =>
+    createYoga<ServerContext, Context>({
+      schema,
+      graphqlEndpoint: '/graphql',
+      landingPage: false,
+      logging: {
+        debug: (...args) => log.debug(args.map(String).join(' ')),
+        info: (...args) => log.info(args.map(String).join(' ')),
+        warn: (...args) => log.warn(args.map(String).join(' ')),
+        // Unexpected errors are logged with their request id by maskError; yoga's own copy would repeat them.
+        error: (...args) => log.debug(args.map(String).join(' ')),
+      },
+      graphiql: {
+        title: 'Insights',
+        defaultQuery: '# Set the Authorization header to "Bearer <your API key>" below.\n{ currentSystemMetrics { metricName value tags timestamp } }\n',
+        headers: JSON.stringify({ Authorization: 'Bearer <your API key>' }),
+      },
+      maskedErrors: {
+        maskError: (error) => {
+          const { error: shown, expected } = presentError(error);
+          if (!expected) {
+            log.error({ err: error, requestId: requestScope.getStore()?.requestId }, 'unexpected error while serving a request');
+          }
+          return shown;
+        },
+      },
+      context: async ({ request }): Promise<Context> => {
+        const token = bearerToken(request.headers.get('authorization'));
+        if (!token) throw unauthenticated('Missing API key: send "Authorization: Bearer <key>"');
+        const principal = await shared.authenticator.authenticate(token);
+        if (!principal) throw unauthenticated('Invalid, revoked or expired API key');
+        return { ...shared, principal, requestId: requestScope.getStore()?.requestId ?? randomUUID() };
+      },
+    });
+
+  const handle = (yoga: YogaServerInstance<ServerContext, Context>, shared: Services) =>
+    (req: IncomingMessage, res: ServerResponse) => {
+      const incomingId = req.headers['x-request-id'];
+      const requestId = typeof incomingId === 'string' && /^[\w.-]{1,100}$/.test(incomingId) ? incomingId : randomUUID();
+      res.setHeader('x-request-id', requestId);
+      const path = (req.url ?? '/').split('?')[0];
+      if (path === '/health' && (req.method === 'GET' || req.method === 'HEAD')) {
+        void healthReport(shared.db, shared.bus).then((report) => {
+          res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+          res.end(req.method === 'HEAD' ? undefined : JSON.stringify(report));
+        });
+        return;
+      }
+      requestScope.run({ requestId }, () => {
+        void yoga(req, res, { req, res });
+      });
+    };
+
+  return {
+    get services() {
+      if (!services) throw new Error('app not started');
+      return services;
+    },
+    async start() {
+      const db: Database = await openDatabase(config.database, log);
+      let bus: EventBus | undefined;
+      try {
+        await migrate(db, log);
+        await bootstrapAdminKey(db, config.adminKey, log);
+        bus = createEventBus({ redisUrl: config.redisUrl, prefix: options.topicPrefix, log });
+        services = {
+          config,
+          log,
+          db,
+          bus,
+          ingestor: new Ingestor(db, bus, config.ingest.batchSize),
+          authenticator: new ApiKeyAuthenticator(db, log),
+        };
+        const yoga = createYogaServer(services);
+        server = createServer(handle(yoga, services));
+        // Ingest bodies of INSIGHTS_BATCH_SIZE records take a while to arrive on slow links.
+        server.requestTimeout = 60_000;
+        server.headersTimeout = 30_000;
+        server.keepAliveTimeout = 5_000;
+        const listening = server;
+        await new Promise<void>((resolve, reject) => {
+          listening.once('error', reject);
+          listening.listen(config.http.port, config.http.host, () => resolve());
+        });
+        const { port } = listening.address() as AddressInfo;
+        const url = `http://${config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host}:${port}`;
+        log.info({ url: `${url}/graphql`, database: db.kind, pubsub: bus.health().mode }, 'Insights is listening');
+        return { url, port };
+      } catch (error) {
+        await bus?.close();
+        await db.close();
+        throw error;
+      }
+    },
+    stop() {
+      stopping ??= (async () => {
+        const current = server;
+        if (current) {
+          await new Promise<void>((resolve) => {
+            current.close(() => resolve());
+            current.closeIdleConnections();
+          });
+        }
+        await services?.bus.close();
+        await services?.db.close();
+        log.info('Insights stopped');
+      })();
+      return stopping;
+    },
+  };
+}

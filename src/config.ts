@@ -1,0 +1,137 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+// The only module that reads process.env. Everything else receives a Config.
+
+const booleanFromEnv = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
+  .transform((value) => value === 'true' || value === '1' || value === 'yes');
+
+const intFromEnv = (min: number, max: number) =>
+  z.coerce
+    .number({ message: 'must be a number' })
+    .int({ message: 'must be a whole number' })
+    .min(min, { message: `must be at least ${min}` })
+    .max(max, { message: `must be at most ${max}` });
+
+const numberFromEnv = (min: number, max: number) =>
+  z.coerce
+    .number({ message: 'must be a number' })
+    .min(min, { message: `must be at least ${min}` })
+    .max(max, { message: `must be at most ${max}` });
+
+const emptyAsUndefined = (value: unknown) => (value === '' ? undefined : value);
+
+const postgresUrl = z
+  .string()
+  .url({ message: 'must be a URL' })
+  .refine((value) => /^postgres(ql)?:\/\//.test(value), { message: 'must start with postgres:// or postgresql://' });
+
+const redisUrl = z
+  .string()
+  .url({ message: 'must be a URL' })
+  .refine((value) => /^rediss?:\/\//.test(value), { message: 'must start with redis:// or rediss://' });
+
+const envSchema = z.object({
+  NODE_ENV: z.preprocess(emptyAsUndefined, z.enum(['development', 'production', 'test']).default('development')),
+  LOG_LEVEL: z.preprocess(
+    emptyAsUndefined,
+    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  ),
+  PORT: z.preprocess(emptyAsUndefined, intFromEnv(0, 65535).default(4000)),
+  HOST: z.preprocess(emptyAsUndefined, z.string().default('0.0.0.0')),
+  DATABASE_URL: z.preprocess(emptyAsUndefined, postgresUrl.optional()),
+  DATABASE_POOL_SIZE: z.preprocess(emptyAsUndefined, intFromEnv(1, 200).default(10)),
+  REDIS_URL: z.preprocess(emptyAsUndefined, redisUrl.optional()),
+  INSIGHTS_DATA_DIR: z.preprocess(emptyAsUndefined, z.string().default('./.insights')),
+  INSIGHTS_ADMIN_KEY: z.preprocess(
+    emptyAsUndefined,
+    z.string().min(24, { message: 'must be at least 24 characters' }).max(200).optional(),
+  ),
+  INSIGHTS_BATCH_SIZE: z.preprocess(emptyAsUndefined, intFromEnv(1, 100_000).default(1000)),
+  INSIGHTS_RETENTION_DAYS: z.preprocess(emptyAsUndefined, intFromEnv(1, 36_500).default(90)),
+  INSIGHTS_REAL_TIME_UPDATE_INTERVAL: z.preprocess(emptyAsUndefined, intFromEnv(1, 86_400).default(30)),
+  MONITORING_ENABLED: z.preprocess(emptyAsUndefined, booleanFromEnv.default(true)),
+  ALERT_EMAIL_RECIPIENTS: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .transform((value) =>
+        value
+          .split(',')
+          .map((item) => item.trim())
+          .filter(Boolean),
+      )
+      .pipe(z.array(z.string().email({ message: 'must be a comma-separated list of e-mail addresses' })))
+      .default([]),
+  ),
+  SLACK_WEBHOOK_URL: z.preprocess(emptyAsUndefined, z.string().url({ message: 'must be a URL' }).optional()),
+  SLOW_QUERY_THRESHOLD_MS: z.preprocess(emptyAsUndefined, intFromEnv(1, 3_600_000).default(1000)),
+  HIGH_ERROR_RATE_THRESHOLD: z.preprocess(emptyAsUndefined, numberFromEnv(0, 100).default(5)),
+  CPU_WARNING_THRESHOLD: z.preprocess(emptyAsUndefined, numberFromEnv(0, 100).default(80)),
+  CPU_CRITICAL_THRESHOLD: z.preprocess(emptyAsUndefined, numberFromEnv(0, 100).default(90)),
+});
+
+export type Environment = Record<string, string | undefined>;
+
+export interface Config {
+  env: 'development' | 'production' | 'test';
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  http: { port: number; host: string };
+  database: { url: string | undefined; poolSize: number; dataDir: string };
+  redisUrl: string | undefined;
+  adminKey: string | undefined;
+  ingest: { batchSize: number };
+  retentionDays: number;
+  realTimeUpdateIntervalSeconds: number;
+  monitoringEnabled: boolean;
+  alerts: {
+    emailRecipients: string[];
+    slackWebhookUrl: string | undefined;
+    slowQueryThresholdMs: number;
+    highErrorRatePercent: number;
+    cpuWarningPercent: number;
+    cpuCriticalPercent: number;
+  };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Validates the whole environment at once so an operator sees every problem in one start attempt. */
+export function loadConfig(environment: Environment = process.env): Config {
+  const parsed = envSchema.safeParse(environment);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => `${issue.path.join('.') || '(environment)'}: ${issue.message}`),
+    );
+  }
+  const env = parsed.data;
+  if (env.CPU_WARNING_THRESHOLD > env.CPU_CRITICAL_THRESHOLD) {
+    throw new ConfigError(['CPU_WARNING_THRESHOLD: must not be above CPU_CRITICAL_THRESHOLD']);
+  }
+  return {
+    env: env.NODE_ENV,
+    logLevel: env.LOG_LEVEL,
+    http: { port: env.PORT, host: env.HOST },
+    database: { url: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE, dataDir: path.resolve(env.INSIGHTS_DATA_DIR) },
+    redisUrl: env.REDIS_URL,
+    adminKey: env.INSIGHTS_ADMIN_KEY,
+    ingest: { batchSize: env.INSIGHTS_BATCH_SIZE },
+    retentionDays: env.INSIGHTS_RETENTION_DAYS,
+    realTimeUpdateIntervalSeconds: env.INSIGHTS_REAL_TIME_UPDATE_INTERVAL,
+    monitoringEnabled: env.MONITORING_ENABLED,
+    alerts: {
+      emailRecipients: env.ALERT_EMAIL_RECIPIENTS,
+      slackWebhookUrl: env.SLACK_WEBHOOK_URL,
+      slowQueryThresholdMs: env.SLOW_QUERY_THRESHOLD_MS,
+      highErrorRatePercent: env.HIGH_ERROR_RATE_THRESHOLD,
+      cpuWarningPercent: env.CPU_WARNING_THRESHOLD,
+      cpuCriticalPercent: env.CPU_CRITICAL_THRESHOLD,
+    },
+  };
+}

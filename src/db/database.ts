@@ -1,0 +1,126 @@
+import fs from 'node:fs/promises';
+import { PGlite } from '@electric-sql/pglite';
+import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
+import { PrismaPGlite } from 'pglite-prisma-adapter';
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import { PrismaClient } from '../generated/prisma/client.js';
+import type { Queryable, Sql } from './sql.js';
+
+export interface Database extends Queryable {
+  readonly kind: 'postgres' | 'pglite';
+  readonly prisma: PrismaClient;
+  /** Runs fn in one transaction: committed when fn resolves, rolled back when it throws. */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /** Runs a multi-statement script (migrations) in one transaction under the migration lock. */
+  withMigrationLock<T>(fn: (runScript: (script: string) => Promise<void>, tx: Queryable) => Promise<T>): Promise<T>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+// Any constant: the lock only has to be the same number on every instance sharing a database.
+const MIGRATION_LOCK_ID = 7_271_301;
+
+export async function openDatabase(config: Config['database'], log: Logger): Promise<Database> {
+  return config.url ? openPostgres(config.url, config.poolSize, log) : openPglite(config.dataDir, log);
+}
+
+function openPostgres(url: string, poolSize: number, log: Logger): Database {
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, application_name: 'insights' });
+  // An idle client losing its connection (server restart) must not crash the process; the pool replaces it.
+  pool.on('error', (error) => log.warn({ err: error }, 'idle PostgreSQL connection lost'));
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  const run = async <Row>(client: pg.Pool | pg.PoolClient, statement: Sql) =>
+    (await client.query(statement.text, statement.values as unknown[])).rows as Row[];
+
+  const withClient = async <T>(fn: (client: pg.PoolClient) => Promise<T>) => {
+    const client = await pool.connect();
+    try {
+      return await fn(client);
+    } finally {
+      client.release();
+    }
+  };
+  const inTransaction = <T>(client: pg.PoolClient, fn: () => Promise<T>) =>
+    (async () => {
+      await client.query('BEGIN');
+      try {
+        const result = await fn();
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      }
+    })();
+
+  return {
+    kind: 'postgres',
+    prisma,
+    query: (statement) => run(pool, statement),
+    transaction: (fn) =>
+      withClient((client) => inTransaction(client, () => fn({ query: (statement) => run(client, statement) }))),
+    withMigrationLock: (fn) =>
+      withClient(async (client) => {
+        // A session lock, held across the whole run: concurrent starters wait here, then find nothing left to do.
+        await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
+        try {
+          return await inTransaction(client, () =>
+            fn(
+              async (script) => {
+                await client.query(script);
+              },
+              { query: (statement) => run(client, statement) },
+            ),
+          );
+        } finally {
+          await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_ID]).catch(() => undefined);
+        }
+      }),
+    ping: async () => {
+      await pool.query('SELECT 1');
+    },
+    close: async () => {
+      await prisma.$disconnect();
+      await pool.end();
+    },
+  };
+}
+
+async function openPglite(dataDir: string, log: Logger): Promise<Database> {
+  await fs.mkdir(dataDir, { recursive: true });
+  const db = await PGlite.create(dataDir);
+  log.info({ dataDir }, 'using embedded PGlite database');
+  const prisma = new PrismaClient({ adapter: new PrismaPGlite(db) });
+  type PgliteQueryable = Pick<PGlite, 'query'>;
+  const run = async <Row>(target: PgliteQueryable, statement: Sql) =>
+    (await target.query<Row>(statement.text, statement.values as unknown[])).rows;
+  let closed = false;
+
+  return {
+    kind: 'pglite',
+    prisma,
+    query: (statement) => run(db, statement),
+    transaction: (fn) => db.transaction((tx) => fn({ query: (statement) => run(tx, statement) })),
+    // One process owns a PGlite directory, so there is no one to lock out.
+    withMigrationLock: (fn) =>
+      db.transaction((tx) =>
+        fn(
+          async (script) => {
+            await tx.exec(script);
+          },
+          { query: (statement) => run(tx, statement) },
+        ),
+      ),
+    ping: async () => {
+      if (closed) throw new Error('database closed');
+      await db.query('SELECT 1');
+    },
+    close: async () => {
+      closed = true;
+      await prisma.$disconnect();
+      await db.close();
+    },
+  };
+}

@@ -1,0 +1,68 @@
+import SchemaBuilder from '@pothos/core';
+import PrismaPlugin from '@pothos/plugin-prisma';
+import RelayPlugin from '@pothos/plugin-relay';
+import SimpleObjectsPlugin from '@pothos/plugin-simple-objects';
+import ScopeAuthPlugin, { AuthScopeFailureType, type AuthFailure } from '@pothos/plugin-scope-auth';
+import { GraphQLError } from 'graphql';
+import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
+import { hasScope, type ApiKeyScope } from '../auth/scopes.js';
+import type PrismaTypes from '../generated/pothos-prisma-types.js';
+import { getDatamodel } from '../generated/pothos-prisma-types.js';
+import type { JsonValue } from '../ingest/json.js';
+import type { Context } from './context.js';
+
+function missingScopes(failure: AuthFailure): string[] {
+  if (failure.kind === AuthScopeFailureType.AuthScope) return [String(failure.parameter)];
+  if (failure.kind === AuthScopeFailureType.AnyAuthScopes || failure.kind === AuthScopeFailureType.AllAuthScopes) {
+    return failure.failures.flatMap(missingScopes);
+  }
+  return ['required'];
+}
+
+export const builder = new SchemaBuilder<{
+  PrismaTypes: PrismaTypes;
+  Context: Context;
+  AuthScopes: { scope: ApiKeyScope };
+  Scalars: {
+    DateTime: { Input: Date; Output: Date | string };
+    JSON: { Input: JsonValue; Output: unknown };
+    ID: { Input: string; Output: string | bigint };
+  };
+  DefaultFieldNullability: false;
+  DefaultEdgesNullability: false;
+  DefaultNodeNullability: false;
+}>({
+  plugins: [ScopeAuthPlugin, RelayPlugin, PrismaPlugin, SimpleObjectsPlugin],
+  defaultFieldNullability: false,
+  relay: {
+    clientMutationId: 'omit',
+    cursorType: 'String',
+    nodeQueryOptions: false,
+    nodesQueryOptions: false,
+  },
+  prisma: {
+    // Each app owns its client (tests run several apps in one process), so the plugin takes it from the context.
+    client: (ctx) => ctx.db.prisma,
+    dmmf: getDatamodel(),
+    exposeDescriptions: false,
+    filterConnectionTotalCount: true,
+    onUnusedQuery: null,
+  },
+  scopeAuth: {
+    authorizeOnSubscribe: true,
+    authScopes: (ctx) => ({ scope: (scope: ApiKeyScope) => hasScope(ctx.principal, scope) }),
+    unauthorizedError: (_parent, ctx, info, result) => {
+      const missing = missingScopes(result.failure);
+      return new GraphQLError(
+        `Forbidden: ${info.parentType.name}.${info.fieldName} needs the ${missing.join(' or ')} scope, which this API key does not have`,
+        { extensions: { code: 'FORBIDDEN', missingScopes: missing, http: { status: 403 } } },
+      );
+    },
+  },
+});
+
+builder.addScalarType('DateTime', DateTimeResolver);
+builder.addScalarType('JSON', JSONResolver);
+
+builder.queryType({ authScopes: { scope: 'READ' } });
+builder.mutationType({ authScopes: { scope: 'INGEST' } });

@@ -1,0 +1,23 @@
+import type { Logger } from 'pino';
+import type { ApiKeyAuthenticator } from '../auth/apiKeys.js';
+import type { Principal } from '../auth/scopes.js';
+import type { Config } from '../config.js';
+import type { Database } from '../db/database.js';
+import type { Ingestor } from '../ingest/ingest.js';
+import type { EventBus } from '../realtime/pubsub.js';
+
+/** Long-lived parts of one running app, shared by every request. */
+export interface Services {
+  config: Config;
+  log: Logger;
+  db: Database;
+  bus: EventBus;
+  ingestor: Ingestor;
+  authenticator: ApiKeyAuthenticator;
+}
+
+/** Per-operation context: the services plus who is calling. Every operation has an authenticated principal. */
+export interface Context extends Services {
+  principal: Principal;
+  requestId: string;
+}

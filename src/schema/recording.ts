@@ -1,0 +1,16 @@
+import type { Family, RowsByFamily, Stored } from '../ingest/families.js';
+import type { Context } from './context.js';
+import { toModel } from './common.js';
+
+/** Stores one record given to a single-record mutation and returns it as stored. */
+export async function recordOne<F extends Family>(ctx: Context, family: F, input: unknown) {
+  const { stored } = await ctx.ingestor.ingest({ lists: [{ family, items: [input], path: 'input', indexed: false }] });
+  const row = stored[family][0] as Stored<RowsByFamily[F][number]>;
+  return toModel(row);
+}
+
+/** Stores a batch given to a batch mutation, all or nothing. */
+export async function recordMany(ctx: Context, family: Family, input: readonly unknown[]) {
+  const { count } = await ctx.ingestor.ingest({ lists: [{ family, items: input, path: 'input', indexed: true }] });
+  return { count };
+}
