@@ -17,25 +17,35 @@ export function unauthenticated(message: string): GraphQLError {
  * logged by the caller of this function and replaced by a generic message.
  */
 export function presentError(error: unknown): { error: GraphQLError; expected: boolean } {
-  const original = error instanceof GraphQLError && error.originalError ? error.originalError : error;
-  const located = error instanceof GraphQLError ? error : undefined;
+  const cause = rootCause(error);
+  const located = isGraphQLError(error) ? error : undefined;
   const locate = { nodes: located?.nodes, path: located?.path, source: located?.source, positions: located?.positions };
-  if (original instanceof InputValidationError) {
+  if (cause instanceof InputValidationError) {
     return {
       expected: true,
-      error: new GraphQLError(original.message, {
-        ...locate,
-        extensions: { code: 'BAD_USER_INPUT', issues: original.issues },
-      }),
+      error: new GraphQLError(cause.message, { ...locate, extensions: { code: 'BAD_USER_INPUT', issues: cause.issues } }),
     };
   }
-  if (original instanceof PothosValidationError) {
-    return { expected: true, error: new GraphQLError(original.message, { ...locate, extensions: { code: 'BAD_USER_INPUT' } }) };
+  if (cause instanceof PothosValidationError) {
+    return { expected: true, error: new GraphQLError(cause.message, { ...locate, extensions: { code: 'BAD_USER_INPUT' } }) };
   }
-  if (original instanceof GraphQLError) return { expected: true, error: original === error ? original : (error as GraphQLError) };
-  if (error instanceof GraphQLError && !error.originalError) return { expected: true, error };
+  // Raised on purpose (auth, scope, parse and validation errors): shown as they are.
+  if (isGraphQLError(cause) && located) return { expected: true, error: located };
   return {
     expected: false,
     error: new GraphQLError('Unexpected error.', { ...locate, extensions: { code: 'INTERNAL_SERVER_ERROR' } }),
   };
+}
+
+// Duck-typed rather than instanceof: graphql ships CJS and ESM builds, and a GraphQLError from the other build
+// (a dependency loading the other one) must still be recognised.
+function isGraphQLError(value: unknown): value is GraphQLError {
+  return value instanceof Error && value.name === 'GraphQLError';
+}
+
+/** Errors get wrapped (located by the executor, wrapped again by yoga); what was thrown is innermost. */
+function rootCause(error: unknown): unknown {
+  let current = error;
+  while (isGraphQLError(current) && current.originalError) current = current.originalError;
+  return current;
 }

@@ -1,0 +1,124 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { buildApp } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+
+/** Shared plumbing for every benchmark: a throw-away database, the real service, and time bounds. */
+
+export const DEFAULT_ADMIN_URL = 'postgresql://postgres@127.0.0.1:5432/postgres';
+
+// Fixed so runs are reproducible; it only ever opens a scratch database that is dropped at exit.
+export const BENCH_ADMIN_KEY = 'insights-bench-admin-key-0123456789abcdef';
+
+export interface ScratchDatabase {
+  name: string;
+  url: string;
+  /** Idempotent; FORCE also ends sessions a timed-out phase may have left behind. */
+  drop(): Promise<void>;
+}
+
+async function withAdminClient<T>(adminUrl: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({
+    connectionString: adminUrl,
+    application_name: 'insights-bench-admin',
+    connectionTimeoutMillis: 10_000,
+    statement_timeout: 60_000,
+  });
+  // Without a listener a dropped admin connection would crash the process instead of failing this call.
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+export async function createScratchDatabase(adminUrl: string): Promise<ScratchDatabase> {
+  // Hex only, so the name is safe to splice into DDL (identifiers cannot be bound parameters).
+  const name = `insights_bench_${randomBytes(4).toString('hex')}`;
+  await withAdminClient(adminUrl, (client) => client.query(`CREATE DATABASE "${name}"`));
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  let dropping: Promise<void> | undefined;
+  return {
+    name,
+    url: url.toString(),
+    drop: () => {
+      dropping ??= withAdminClient(adminUrl, async (client) => {
+        await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      });
+      return dropping;
+    },
+  };
+}
+
+export interface RunningService {
+  /** Base URL, e.g. http://127.0.0.1:41234 */
+  url: string;
+  graphqlUrl: string;
+  apiKey: string;
+  pubsub: 'redis' | 'in-process';
+  stop(): Promise<void>;
+}
+
+/** Starts the real service in this process, exactly as src/main.ts would, against the given database. */
+export async function startService(databaseUrl: string, options: { redisUrl?: string }): Promise<RunningService> {
+  const config = loadConfig({
+    DATABASE_URL: databaseUrl,
+    PORT: '0',
+    // Loopback only: the benchmark has no reason to expose a port on the machine's interfaces.
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'silent',
+    MONITORING_ENABLED: 'false',
+    INSIGHTS_ADMIN_KEY: BENCH_ADMIN_KEY,
+    REDIS_URL: options.redisUrl,
+  });
+  // A private topic prefix keeps benchmark traffic away from any other Insights sharing this Redis.
+  const app = buildApp(config, { topicPrefix: `insights-bench-${randomBytes(4).toString('hex')}:` });
+  const { url } = await app.start();
+  return {
+    url,
+    graphqlUrl: `${url}/graphql`,
+    apiKey: BENCH_ADMIN_KEY,
+    pubsub: app.services.bus.health().mode,
+    stop: () => app.stop(),
+  };
+}
+
+/**
+ * Settles with `work`, or rejects as soon as `signal` aborts. The abandoned promise is kept from becoming an
+ * unhandled rejection, which would kill the process before cleanup could drop the scratch database.
+ */
+export function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  work.catch(() => undefined);
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+/** Bounds a step (cleanup above all) that must not hold the exit hostage. */
+export async function withinMs<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  work.catch(() => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms / 1000}s`)), ms);
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
