@@ -10,15 +10,22 @@ import { migrate } from './db/migrate.js';
 import { presentError, unauthenticated } from './errors.js';
 import { healthReport } from './http/health.js';
 import { requestScope } from './http/requestContext.js';
+import type { ServerContext } from './http/serverContext.js';
+import { attachGraphQLWebSocket, type GraphQLWebSocket } from './http/websocket.js';
 import { Ingestor } from './ingest/ingest.js';
+import { LiveHub } from './realtime/liveHub.js';
 import { createEventBus, type EventBus } from './realtime/pubsub.js';
+import { SystemSnapshotFeeds } from './realtime/systemSnapshots.js';
 import type { Context, Services } from './schema/context.js';
 import { schema } from './schema/index.js';
 
 export interface App {
   /** Opens the database, applies migrations, makes sure an admin key exists, and listens. */
   start(): Promise<{ url: string; port: number }>;
-  /** Stops accepting, lets in-flight requests finish, then closes the database and pub/sub. */
+  /**
+   * Stops accepting, lets in-flight requests finish, completes live subscriptions, closes sockets with 1001,
+   * then closes pub/sub and the database.
+   */
   stop(): Promise<void>;
   /** Available after start(); for tests and the CLI. */
   readonly services: Services;
@@ -30,13 +37,17 @@ export interface AppOptions {
   topicPrefix?: string;
 }
 
-type ServerContext = { req: IncomingMessage; res: ServerResponse };
+const SHUTDOWN_GRACE_MS = 10_000;
+const WEBSOCKET_MAX_PAYLOAD_BYTES = 1024 * 1024;
 
 export function buildApp(config: Config, options: AppOptions = {}): App {
   const log = options.logger ?? pino({ level: config.logLevel, base: { service: 'insights' } });
   let services: Services | undefined;
   let server: Server | undefined;
+  let webSocket: GraphQLWebSocket | undefined;
   let stopping: Promise<void> | undefined;
+  // Requests that must finish before shutdown proceeds; long-lived event streams are ended by it instead.
+  const inFlight = new Set<ServerResponse>();
 
   const createYogaServer = (shared: Services): YogaServerInstance<ServerContext, Context> =>
     createYoga<ServerContext, Context>({
@@ -52,7 +63,8 @@ export function buildApp(config: Config, options: AppOptions = {}): App {
       },
       graphiql: {
         title: 'Insights',
-        defaultQuery: '# Set the Authorization header to "Bearer <your API key>" below.\n{ currentSystemMetrics { metricName value tags timestamp } }\n',
+        defaultQuery:
+          '# Set the Authorization header to "Bearer <your API key>" below.\n{ currentSystemMetrics { metricName value tags timestamp } }\n',
         headers: JSON.stringify({ Authorization: 'Bearer <your API key>' }),
       },
       maskedErrors: {
@@ -64,17 +76,19 @@ export function buildApp(config: Config, options: AppOptions = {}): App {
           return shown;
         },
       },
-      context: async ({ request }): Promise<Context> => {
+      context: async ({ request, principal: socketPrincipal }): Promise<Context> => {
+        const requestId = requestScope.getStore()?.requestId ?? randomUUID();
+        if (socketPrincipal) return { ...shared, principal: socketPrincipal, requestId };
         const token = bearerToken(request.headers.get('authorization'));
         if (!token) throw unauthenticated('Missing API key: send "Authorization: Bearer <key>"');
         const principal = await shared.authenticator.authenticate(token);
         if (!principal) throw unauthenticated('Invalid, revoked or expired API key');
-        return { ...shared, principal, requestId: requestScope.getStore()?.requestId ?? randomUUID() };
+        return { ...shared, principal, requestId };
       },
     });
 
-  const handle = (yoga: YogaServerInstance<ServerContext, Context>, shared: Services) =>
-    (req: IncomingMessage, res: ServerResponse) => {
+  const handle =
+    (yoga: YogaServerInstance<ServerContext, Context>, shared: Services) => (req: IncomingMessage, res: ServerResponse) => {
       const incomingId = req.headers['x-request-id'];
       const requestId = typeof incomingId === 'string' && /^[\w.-]{1,100}$/.test(incomingId) ? incomingId : randomUUID();
       res.setHeader('x-request-id', requestId);
@@ -86,10 +100,18 @@ export function buildApp(config: Config, options: AppOptions = {}): App {
         });
         return;
       }
+      if (!(req.headers.accept ?? '').includes('text/event-stream')) {
+        inFlight.add(res);
+        res.once('close', () => inFlight.delete(res));
+      }
       requestScope.run({ requestId }, () => {
         void yoga(req, res, { req, res });
       });
     };
+
+  const waitForInFlight = async (deadline: number) => {
+    while (inFlight.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  };
 
   return {
     get services() {
@@ -103,11 +125,15 @@ export function buildApp(config: Config, options: AppOptions = {}): App {
         await migrate(db, log);
         await bootstrapAdminKey(db, config.adminKey, log);
         bus = createEventBus({ redisUrl: config.redisUrl, prefix: options.topicPrefix, log });
+        const live = new LiveHub(bus, log, config.realtime.subscriptionBuffer);
+        await live.start();
         services = {
           config,
           log,
           db,
           bus,
+          live,
+          snapshots: new SystemSnapshotFeeds(db, live, log, config.realTimeUpdateIntervalSeconds * 1000),
           ingestor: new Ingestor(db, bus, config.ingest.batchSize),
           authenticator: new ApiKeyAuthenticator(db, log),
         };
@@ -117,6 +143,7 @@ export function buildApp(config: Config, options: AppOptions = {}): App {
         server.requestTimeout = 60_000;
         server.headersTimeout = 30_000;
         server.keepAliveTimeout = 5_000;
+        webSocket = attachGraphQLWebSocket(server, yoga, services, { maxPayloadBytes: WEBSOCKET_MAX_PAYLOAD_BYTES });
         const listening = server;
         await new Promise<void>((resolve, reject) => {
           listening.once('error', reject);
@@ -134,13 +161,21 @@ export function buildApp(config: Config, options: AppOptions = {}): App {
     },
     stop() {
       stopping ??= (async () => {
+        const deadline = Date.now() + SHUTDOWN_GRACE_MS;
         const current = server;
-        if (current) {
-          await new Promise<void>((resolve) => {
-            current.close(() => resolve());
-            current.closeIdleConnections();
-          });
-        }
+        const closed = current
+          ? new Promise<void>((resolve) => current.close(() => resolve()))
+          : Promise.resolve();
+        current?.closeIdleConnections();
+        await waitForInFlight(deadline);
+        // Writes are done: end live streams (SSE responses complete), then say goodbye on the sockets.
+        services?.snapshots.close();
+        services?.live.close();
+        await webSocket?.dispose();
+        current?.closeIdleConnections();
+        const forced = setTimeout(() => current?.closeAllConnections(), Math.max(0, deadline - Date.now()));
+        await closed;
+        clearTimeout(forced);
         await services?.bus.close();
         await services?.db.close();
         log.info('Insights stopped');

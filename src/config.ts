@@ -51,6 +51,7 @@ const envSchema = z.object({
   INSIGHTS_BATCH_SIZE: z.preprocess(emptyAsUndefined, intFromEnv(1, 100_000).default(1000)),
   INSIGHTS_RETENTION_DAYS: z.preprocess(emptyAsUndefined, intFromEnv(1, 36_500).default(90)),
   INSIGHTS_REAL_TIME_UPDATE_INTERVAL: z.preprocess(emptyAsUndefined, intFromEnv(1, 86_400).default(30)),
+  INSIGHTS_SUBSCRIPTION_BUFFER: z.preprocess(emptyAsUndefined, intFromEnv(10, 1_000_000).default(10_000)),
   MONITORING_ENABLED: z.preprocess(emptyAsUndefined, booleanFromEnv.default(true)),
   ALERT_EMAIL_RECIPIENTS: z.preprocess(
     emptyAsUndefined,
@@ -84,6 +85,7 @@ export interface Config {
   ingest: { batchSize: number };
   retentionDays: number;
   realTimeUpdateIntervalSeconds: number;
+  realtime: { subscriptionBuffer: number };
   monitoringEnabled: boolean;
   alerts: {
     emailRecipients: string[];
@@ -124,6 +126,7 @@ export function loadConfig(environment: Environment = process.env): Config {
     ingest: { batchSize: env.INSIGHTS_BATCH_SIZE },
     retentionDays: env.INSIGHTS_RETENTION_DAYS,
     realTimeUpdateIntervalSeconds: env.INSIGHTS_REAL_TIME_UPDATE_INTERVAL,
+    realtime: { subscriptionBuffer: env.INSIGHTS_SUBSCRIPTION_BUFFER },
     monitoringEnabled: env.MONITORING_ENABLED,
     alerts: {
       emailRecipients: env.ALERT_EMAIL_RECIPIENTS,

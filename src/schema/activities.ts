@@ -8,7 +8,7 @@ import { recordMany, recordOne } from './recording.js';
 
 const FILTER_FIELDS = ['userId', 'activityType'] as const;
 
-builder.prismaObject('UserActivity', {
+export const UserActivityObject = builder.prismaObject('UserActivity', {
   description: 'Something a user of the platform did, as reported by the service that saw it.',
   fields: (t) => ({
     id: t.id({ resolve: (activity) => String(activity.id) }),

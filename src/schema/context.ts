@@ -4,7 +4,9 @@ import type { Principal } from '../auth/scopes.js';
 import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
 import type { Ingestor } from '../ingest/ingest.js';
+import type { LiveHub } from '../realtime/liveHub.js';
 import type { EventBus } from '../realtime/pubsub.js';
+import type { SystemSnapshotFeeds } from '../realtime/systemSnapshots.js';
 
 /** Long-lived parts of one running app, shared by every request. */
 export interface Services {
@@ -14,6 +16,8 @@ export interface Services {
   bus: EventBus;
   ingestor: Ingestor;
   authenticator: ApiKeyAuthenticator;
+  live: LiveHub;
+  snapshots: SystemSnapshotFeeds;
 }
 
 /** Per-operation context: the services plus who is calling. Every operation has an authenticated principal. */

@@ -7,6 +7,7 @@ import './applicationMetrics.js';
 import './userMetrics.js';
 import './performanceMetrics.js';
 import './ingest.js';
+import './subscriptions.js';
 
 export const schema = builder.toSchema({ sortSchema: true });
 

@@ -7,7 +7,7 @@ import { recordMany, recordOne } from './recording.js';
 
 const FILTER_FIELDS = ['metricName', 'tags', 'host'] as const;
 
-builder.prismaObject('SystemMetric', {
+export const SystemMetricObject = builder.prismaObject('SystemMetric', {
   description: 'A measurement of a machine: CPU, memory, disk, network. tags.host names the machine.',
   interfaces: [MetricInterface],
   fields: (t) => ({

@@ -1,0 +1,10 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Principal } from '../auth/scopes.js';
+
+/** What the transport hands to yoga: the node request/response over HTTP, or the socket's principal over WebSocket. */
+export interface ServerContext {
+  req: IncomingMessage;
+  res?: ServerResponse;
+  /** Set for WebSocket operations: the key was checked at connection_init. */
+  principal?: Principal;
+}

@@ -1,0 +1,81 @@
+import type { Server } from 'node:http';
+import type { ExecutionArgs } from 'graphql';
+import { GraphQLError } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import type { YogaServerInstance } from 'graphql-yoga';
+import { WebSocketServer } from 'ws';
+import { bearerToken } from '../auth/apiKeys.js';
+import type { Principal } from '../auth/scopes.js';
+import type { Context, Services } from '../schema/context.js';
+import type { ServerContext } from './serverContext.js';
+
+type Enveloped = ReturnType<YogaServerInstance<ServerContext, Context>['getEnveloped']>;
+type ExecutionArgsWithEnvelope = ExecutionArgs & { rootValue: { execute: Enveloped['execute']; subscribe: Enveloped['subscribe'] } };
+
+export interface GraphQLWebSocket {
+  /** Closes every socket with 1001 (going away) and stops accepting new ones. */
+  dispose(): Promise<void>;
+  readonly socketCount: number;
+}
+
+/**
+ * graphql-transport-ws on the same /graphql endpoint. Operations go through yoga's envelop (getEnveloped), so
+ * they get the same plugins, error masking, context and scope checks as HTTP. The key is checked once, in
+ * connection_init: a socket without a valid key is closed with 4403 before any operation runs.
+ */
+export function attachGraphQLWebSocket(
+  server: Server,
+  yoga: YogaServerInstance<ServerContext, Context>,
+  services: Services,
+  options: { maxPayloadBytes: number },
+): GraphQLWebSocket {
+  const wss = new WebSocketServer({ server, path: '/graphql', maxPayload: options.maxPayloadBytes });
+  const handle = useServer<Record<string, unknown> | undefined, { principal?: Principal }>(
+    {
+      execute: (args) => (args as ExecutionArgsWithEnvelope).rootValue.execute(args),
+      subscribe: (args) => (args as ExecutionArgsWithEnvelope).rootValue.subscribe(args),
+      onConnect: async (ctx) => {
+        const header = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
+        const token = bearerToken(typeof header === 'string' ? header : null);
+        const principal = token ? await services.authenticator.authenticate(token) : null;
+        if (!principal) return false;
+        ctx.extra.principal = principal;
+        return true;
+      },
+      onSubscribe: async (ctx, _id, payload) => {
+        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+          req: ctx.extra.request,
+          socket: ctx.extra.socket,
+          params: payload,
+          principal: ctx.extra.principal,
+        } as ServerContext);
+        let document;
+        try {
+          document = parse(payload.query);
+        } catch (error) {
+          return [error instanceof GraphQLError ? error : new GraphQLError(String(error))];
+        }
+        const errors = validate(schema, document);
+        if (errors.length > 0) return errors;
+        const args: ExecutionArgsWithEnvelope = {
+          schema,
+          document,
+          operationName: payload.operationName,
+          variableValues: payload.variables,
+          contextValue: await contextFactory(),
+          rootValue: { execute, subscribe },
+        };
+        return args;
+      },
+    },
+    wss,
+  );
+  return {
+    dispose: async () => {
+      await handle.dispose();
+    },
+    get socketCount() {
+      return wss.clients.size;
+    },
+  };
+}
