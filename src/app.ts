@@ -171,7 +171,7 @@ export function buildApp(config: Config, options: AppOptions = {}): App {
         // Writes are done: end live streams (SSE responses complete), then say goodbye on the sockets.
         services?.snapshots.close();
         services?.live.close();
-        await webSocket?.dispose();
+        await webSocket?.dispose(deadline);
         current?.closeIdleConnections();
         const forced = setTimeout(() => current?.closeAllConnections(), Math.max(0, deadline - Date.now()));
         await closed;

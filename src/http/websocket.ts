@@ -9,12 +9,17 @@ import type { Principal } from '../auth/scopes.js';
 import type { Context, Services } from '../schema/context.js';
 import type { ServerContext } from './serverContext.js';
 
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 type Enveloped = ReturnType<YogaServerInstance<ServerContext, Context>['getEnveloped']>;
 type ExecutionArgsWithEnvelope = ExecutionArgs & { rootValue: { execute: Enveloped['execute']; subscribe: Enveloped['subscribe'] } };
 
 export interface GraphQLWebSocket {
-  /** Closes every socket with 1001 (going away) and stops accepting new ones. */
-  dispose(): Promise<void>;
+  /**
+   * Waits (until `deadline`) for ended operations to send their `complete`, then closes every socket with
+   * 1001 (going away).
+   */
+  dispose(deadline: number): Promise<void>;
   readonly socketCount: number;
 }
 
@@ -30,6 +35,8 @@ export function attachGraphQLWebSocket(
   options: { maxPayloadBytes: number },
 ): GraphQLWebSocket {
   const wss = new WebSocketServer({ server, path: '/graphql', maxPayload: options.maxPayloadBytes });
+  // Operations between subscribe and complete, so shutdown can let completions reach clients before closing.
+  let activeOperations = 0;
   const handle = useServer<Record<string, unknown> | undefined, { principal?: Principal }>(
     {
       execute: (args) => (args as ExecutionArgsWithEnvelope).rootValue.execute(args),
@@ -41,6 +48,9 @@ export function attachGraphQLWebSocket(
         if (!principal) return false;
         ctx.extra.principal = principal;
         return true;
+      },
+      onComplete: () => {
+        activeOperations -= 1;
       },
       onSubscribe: async (ctx, _id, payload) => {
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
@@ -57,6 +67,7 @@ export function attachGraphQLWebSocket(
         }
         const errors = validate(schema, document);
         if (errors.length > 0) return errors;
+        activeOperations += 1;
         const args: ExecutionArgsWithEnvelope = {
           schema,
           document,
@@ -71,7 +82,11 @@ export function attachGraphQLWebSocket(
     wss,
   );
   return {
-    dispose: async () => {
+    dispose: async (deadline: number) => {
+      while (activeOperations > 0 && Date.now() < deadline) await delay(10);
+      // The last `complete` messages are written; give them a moment to leave before the close frames.
+      while ([...wss.clients].some((socket) => socket.bufferedAmount > 0) && Date.now() < deadline) await delay(10);
+      await delay(20);
       await handle.dispose();
     },
     get socketCount() {

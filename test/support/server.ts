@@ -1,6 +1,6 @@
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print } from 'graphql';
-import { buildApp, type App } from '../../src/app.js';
+import { buildApp, type App, type AppOptions } from '../../src/app.js';
 import { loadConfig, type Environment } from '../../src/config.js';
 import { createScratchDatabase, createScratchDirectory } from './databases.js';
 
@@ -18,6 +18,8 @@ export interface GraphQLResponse<Data> {
 export interface TestServer {
   app: App;
   url: string;
+  /** The PostgreSQL database this server uses, for a second instance to share. */
+  databaseUrl: string | undefined;
   backend: Backend;
   /** Sends an operation over real HTTP with the admin key (or `key`, or none when key is null). */
   request<Data, Variables>(
@@ -35,9 +37,16 @@ export interface TestServer {
 
 export async function startTestServer(
   backend: Backend,
-  options: { label: string; env?: Environment; dataDir?: string } = { label: 'test' },
+  options: {
+    label: string;
+    env?: Environment;
+    dataDir?: string;
+    /** Share another server's PostgreSQL database (not dropped by this server). */
+    databaseUrl?: string;
+    appOptions?: AppOptions;
+  } = { label: 'test' },
 ): Promise<TestServer> {
-  const scratchDb = backend === 'postgres' ? await createScratchDatabase(options.label) : undefined;
+  const scratchDb = backend === 'postgres' && !options.databaseUrl ? await createScratchDatabase(options.label) : undefined;
   const scratchDir = backend === 'pglite' && !options.dataDir ? await createScratchDirectory(options.label) : undefined;
   const env: Environment = {
     PORT: '0',
@@ -45,11 +54,11 @@ export async function startTestServer(
     LOG_LEVEL: 'silent',
     MONITORING_ENABLED: 'false',
     INSIGHTS_ADMIN_KEY: ADMIN_KEY,
-    DATABASE_URL: scratchDb?.url,
+    DATABASE_URL: options.databaseUrl ?? scratchDb?.url,
     INSIGHTS_DATA_DIR: options.dataDir ?? scratchDir?.dir,
     ...options.env,
   };
-  let app = buildApp(loadConfig(env));
+  let app = buildApp(loadConfig(env), options.appOptions);
   let { url } = await app.start();
 
   const request: TestServer['request'] = async (document, variables, requestOptions) => {
@@ -74,6 +83,7 @@ export async function startTestServer(
     get url() {
       return url;
     },
+    databaseUrl: options.databaseUrl ?? scratchDb?.url,
     backend,
     request,
     async query(document, variables) {
@@ -83,7 +93,7 @@ export async function startTestServer(
     },
     async restart() {
       await app.stop();
-      app = buildApp(loadConfig(env));
+      app = buildApp(loadConfig(env), options.appOptions);
       ({ url } = await app.start());
     },
     stop: () => app.stop(),

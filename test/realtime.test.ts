@@ -1,0 +1,370 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { REDIS_URL } from './support/databases.js';
+import { ADMIN_KEY, startTestServer, type TestServer } from './support/server.js';
+import { connectSubscriptions } from './support/subscriptions.js';
+import { waitUntil } from './support/wait.js';
+
+const RECORD_SYSTEM = `mutation($input: [SystemMetricInput!]!) { recordSystemMetrics(input: $input) { count } }`;
+const INGEST = `mutation($input: IngestInput!) { ingest(input: $input) { count } }`;
+const METRICS = `subscription($filter: MetricStreamFilter) {
+  metricRecorded(filter: $filter) {
+    __typename id metricName value tags
+    ... on ApplicationMetric { appName }
+    ... on UserMetric { userId }
+    ... on PerformanceMetric { statusCode }
+  }
+}`;
+const ACTIVITIES = `subscription($filter: ActivityStreamFilter) { activityRecorded(filter: $filter) { id userId activityType } }`;
+
+type MetricEvent = { metricRecorded: { __typename: string; id: string; metricName: string; value: number; tags: Record<string, unknown>; appName?: string } };
+
+const subscriberCount = (server: TestServer) => server.app.services.live.subscriberCount;
+
+function systemBatch(count: number, name: string, tags: Record<string, string> = {}) {
+  return Array.from({ length: count }, (_, i) => ({ metricName: name, metricType: 'GAUGE', value: i, tags }));
+}
+
+describe('live subscriptions across two instances sharing PostgreSQL and Redis', () => {
+  let first: TestServer;
+  let second: TestServer;
+  const topicPrefix = `test-${randomBytes(4).toString('hex')}:`;
+
+  beforeAll(async () => {
+    first = await startTestServer('postgres', { label: 'realtime', env: { REDIS_URL }, appOptions: { topicPrefix } });
+    second = await startTestServer('postgres', {
+      label: 'realtime',
+      databaseUrl: first.databaseUrl,
+      env: { REDIS_URL },
+      appOptions: { topicPrefix },
+    });
+  });
+  afterAll(async () => {
+    await second?.stop();
+    await first?.destroy();
+  });
+
+  it('delivers a write on one instance to a subscriber on the other, whole batches in order', async () => {
+    const subscriptions = connectSubscriptions(second.url);
+    await subscriptions.connected;
+    const all = subscriptions.subscribe<MetricEvent>(METRICS, { filter: { metricNames: ['cross_instance'] } });
+    await waitUntil(() => subscriberCount(second) === 1, 'subscription registered');
+
+    const batch = systemBatch(1000, 'cross_instance', { host: 'h1' });
+    const response = await first.request(RECORD_SYSTEM, { input: batch });
+    expect(response.data).toEqual({ recordSystemMetrics: { count: 1000 } });
+    const events = await all.waitFor(1000);
+    expect(events.map((event) => event.metricRecorded.value)).toEqual(batch.map((item) => item.value));
+    expect(new Set(events.map((event) => event.metricRecorded.id)).size).toBe(1000);
+    // Delivered once: nothing beyond the batch arrives.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(all.events).toHaveLength(1000);
+    await subscriptions.dispose();
+  });
+
+  it('applies filters before delivery: kinds, names, app, user and tags', async () => {
+    const subscriptions = connectSubscriptions(second.url);
+    await subscriptions.connected;
+    const before = subscriberCount(second);
+    const byKind = subscriptions.subscribe<MetricEvent>(METRICS, { filter: { kinds: ['APPLICATION'] } });
+    const byApp = subscriptions.subscribe<MetricEvent>(METRICS, { filter: { appName: 'shop' } });
+    const byUser = subscriptions.subscribe<MetricEvent>(METRICS, { filter: { userId: 'u-7' } });
+    const byTags = subscriptions.subscribe<MetricEvent>(METRICS, { filter: { tags: { host: 'db-1', env: 'prod' } } });
+    const activities = subscriptions.subscribe<{ activityRecorded: { userId: string; activityType: string } }>(ACTIVITIES, {
+      filter: { activityTypes: ['login'] },
+    });
+    await waitUntil(() => subscriberCount(second) === before + 5, 'subscriptions registered');
+
+    await first.request(INGEST, {
+      input: {
+        systemMetrics: [
+          { metricName: 'cpu', metricType: 'GAUGE', value: 1, tags: { host: 'db-1', env: 'prod' } },
+          { metricName: 'cpu', metricType: 'GAUGE', value: 2, tags: { host: 'db-1', env: 'dev' } },
+        ],
+        applicationMetrics: [
+          { appName: 'shop', metricName: 'views', metricType: 'COUNTER', value: 3 },
+          { appName: 'blog', metricName: 'views', metricType: 'COUNTER', value: 4 },
+        ],
+        userMetrics: [
+          { userId: 'u-7', metricName: 'clicks', metricType: 'COUNTER', value: 5 },
+          { userId: 'u-8', metricName: 'clicks', metricType: 'COUNTER', value: 6 },
+        ],
+        activities: [
+          { userId: 'u-7', activityType: 'login' },
+          { userId: 'u-7', activityType: 'logout' },
+        ],
+      },
+    });
+    expect((await byKind.waitFor(2)).map((event) => event.metricRecorded.value)).toEqual([3, 4]);
+    expect((await byApp.waitFor(1))[0]?.metricRecorded).toMatchObject({ __typename: 'ApplicationMetric', appName: 'shop', value: 3 });
+    expect((await byUser.waitFor(1))[0]?.metricRecorded).toMatchObject({ __typename: 'UserMetric', value: 5 });
+    expect((await byTags.waitFor(1))[0]?.metricRecorded).toMatchObject({ __typename: 'SystemMetric', value: 1 });
+    expect((await activities.waitFor(1))[0]?.activityRecorded).toMatchObject({ userId: 'u-7', activityType: 'login' });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect([byKind.events.length, byApp.events.length, byUser.events.length, byTags.events.length, activities.events.length]).toEqual([
+      2, 1, 1, 1, 1,
+    ]);
+    await subscriptions.dispose();
+  });
+
+  it('refuses a socket without a valid key with 4403 before any event', async () => {
+    for (const key of [null, 'not-a-real-key-000000000000000000']) {
+      const subscriptions = connectSubscriptions(second.url, key);
+      const events = subscriptions.subscribe(METRICS);
+      await expect(subscriptions.connected).rejects.toThrow(/4403/);
+      expect(subscriptions.closeEvents[0]?.code).toBe(4403);
+      expect(events.events).toHaveLength(0);
+      await subscriptions.dispose();
+    }
+  });
+
+  it('answers a bad subscription filter with BAD_USER_INPUT and keeps the socket', async () => {
+    const subscriptions = connectSubscriptions(second.url);
+    await subscriptions.connected;
+    const bad = subscriptions.subscribe(METRICS, { filter: { tags: { nested: { no: 1 } } } });
+    await waitUntil(() => bad.errors.length > 0, 'error for bad filter');
+    expect(JSON.stringify(bad.errors)).toContain('BAD_USER_INPUT');
+    const good = subscriptions.subscribe<MetricEvent>(METRICS, { filter: { metricNames: ['after_bad'] } });
+    await waitUntil(() => subscriberCount(second) >= 1, 'subscription registered');
+    await first.request(RECORD_SYSTEM, { input: systemBatch(1, 'after_bad') });
+    await good.waitFor(1);
+    await subscriptions.dispose();
+  });
+
+  it('streams over server-sent events with the Authorization header', async () => {
+    const controller = new AbortController();
+    const response = await fetch(`${second.url}/graphql`, {
+      method: 'POST',
+      signal: controller.signal,
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${ADMIN_KEY}` },
+      body: JSON.stringify({ query: METRICS, variables: { filter: { metricNames: ['over_sse'] } } }),
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toContain('text/event-stream');
+    await waitUntil(() => subscriberCount(second) >= 1, 'SSE subscription registered');
+    await first.request(RECORD_SYSTEM, { input: systemBatch(3, 'over_sse') });
+    const reader = response.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    while ((text.match(/event: next/g) ?? []).length < 3) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value);
+    }
+    const values = [...text.matchAll(/data: (\{.*\})/g)].map((match) => JSON.parse(match[1]!).data.metricRecorded.value);
+    expect(values).toEqual([0, 1, 2]);
+    controller.abort();
+
+    const refused = await fetch(`${second.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({ query: METRICS }),
+    });
+    expect(refused.status).toBe(401);
+    await refused.body?.cancel();
+  });
+
+  it('ends a subscriber that never reads, without holding up the others', async () => {
+    const baseline = subscriberCount(second);
+    const stuck = await rawStuckSubscriber(second.url, `subscription { metricRecorded(filter: { metricNames: ["flood"] }) { id metricName tags } }`);
+    await waitUntil(() => subscriberCount(second) === baseline + 1, 'stuck subscription registered');
+    const subscriptions = connectSubscriptions(second.url);
+    await subscriptions.connected;
+    const healthy = subscriptions.subscribe<MetricEvent>(METRICS, { filter: { metricNames: ['flood'] } });
+    await waitUntil(() => subscriberCount(second) === baseline + 2, 'both subscriptions registered');
+
+    // About 16 MB of events: far more than the socket buffers and the subscription buffer hold.
+    const padding = 'x'.repeat(1000);
+    const batches = 16;
+    for (let i = 0; i < batches; i += 1) {
+      const response = await first.request(RECORD_SYSTEM, { input: systemBatch(1000, 'flood', { padding }) });
+      expect(response.data).toEqual({ recordSystemMetrics: { count: 1000 } });
+    }
+    await healthy.waitFor(batches * 1000, 30_000);
+    // The stuck subscription was dropped on the server, leaving only the healthy one.
+    await waitUntil(() => subscriberCount(second) === baseline + 1, 'stuck subscription dropped', 15_000);
+    stuck.resume();
+    const errorText = await stuck.firstError;
+    expect(errorText).toContain('SUBSCRIPTION_OVERFLOW');
+    stuck.close();
+    await subscriptions.dispose();
+  }, 90_000);
+});
+
+describe('Redis outage', () => {
+  let redis: ChildProcess | undefined;
+  let first: TestServer;
+  let second: TestServer;
+  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  const redisUrl = `redis://127.0.0.1:${port}`;
+
+  const startRedis = async () => {
+    redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    const { Redis } = await import('ioredis');
+    await waitUntil(async () => {
+      const probe = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      probe.on('error', () => undefined);
+      try {
+        await probe.connect();
+        return (await probe.ping()) === 'PONG';
+      } catch {
+        return false;
+      } finally {
+        probe.disconnect();
+      }
+    }, 'redis-server to start');
+  };
+  const stopRedis = async () => {
+    const process = redis;
+    if (!process || process.exitCode !== null) return;
+    await new Promise((resolve) => {
+      process.once('exit', resolve);
+      process.kill('SIGKILL');
+    });
+  };
+
+  beforeAll(async () => {
+    await startRedis();
+    first = await startTestServer('postgres', { label: 'redis_outage', env: { REDIS_URL: redisUrl } });
+    second = await startTestServer('postgres', { label: 'redis_outage', databaseUrl: first.databaseUrl, env: { REDIS_URL: redisUrl } });
+  });
+  afterAll(async () => {
+    await second?.stop();
+    await first?.destroy();
+    await stopRedis();
+  });
+
+  it('keeps accepting writes while Redis is down and resumes live delivery when it returns', async () => {
+    const subscriptions = connectSubscriptions(second.url);
+    await subscriptions.connected;
+    const events = subscriptions.subscribe<MetricEvent>(METRICS, { filter: { metricNames: ['outage'] } });
+    await waitUntil(() => subscriberCount(second) === 1, 'subscription registered');
+    await first.request(RECORD_SYSTEM, { input: systemBatch(1, 'outage') });
+    await events.waitFor(1);
+
+    await stopRedis();
+    await waitUntil(async () => {
+      const health = (await (await fetch(`${first.url}/health`)).json()) as { status: string; pubsub: { status: string } };
+      return health.pubsub.status === 'degraded' && health.status === 'degraded';
+    }, 'health to report degraded pub/sub');
+    const started = Date.now();
+    const during = await first.request(RECORD_SYSTEM, { input: systemBatch(5, 'outage') });
+    expect(during.data).toEqual({ recordSystemMetrics: { count: 5 } });
+    expect(Date.now() - started).toBeLessThan(2_000);
+    const stored = await first.request(`{ systemMetrics(filter: { metricName: "outage" }) { totalCount } }`);
+    expect(stored.data).toEqual({ systemMetrics: { totalCount: 6 } });
+
+    await startRedis();
+    await waitUntil(async () => {
+      const health = (await (await fetch(`${second.url}/health`)).json()) as { pubsub: { status: string } };
+      const healthFirst = (await (await fetch(`${first.url}/health`)).json()) as { pubsub: { status: string } };
+      return health.pubsub.status === 'ok' && healthFirst.pubsub.status === 'ok';
+    }, 'pub/sub to recover', 20_000);
+    // The same socket and subscription: no reconnect by the client.
+    await first.request(RECORD_SYSTEM, { input: [{ metricName: 'outage', metricType: 'GAUGE', value: 42 }] });
+    await waitUntil(() => events.events.some((event) => event.metricRecorded.value === 42), 'delivery after recovery', 10_000);
+    expect(subscriptions.closeEvents).toHaveLength(0);
+    await subscriptions.dispose();
+  }, 60_000);
+});
+
+describe('embedded in-process mode', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer('pglite', { label: 'inproc', env: { INSIGHTS_REAL_TIME_UPDATE_INTERVAL: '1' } });
+  });
+  afterAll(async () => {
+    await server?.destroy();
+  });
+
+  it('delivers metrics and activities without Redis', async () => {
+    const subscriptions = connectSubscriptions(server.url);
+    await subscriptions.connected;
+    const metrics = subscriptions.subscribe<MetricEvent>(METRICS, { filter: { kinds: ['PERFORMANCE'] } });
+    const activities = subscriptions.subscribe<{ activityRecorded: { activityType: string } }>(ACTIVITIES);
+    await waitUntil(() => subscriberCount(server) === 2, 'subscriptions registered');
+    await server.request(INGEST, {
+      input: {
+        performanceMetrics: [{ metricName: 'http', metricType: 'HISTOGRAM', value: 1, statusCode: 502 }],
+        activities: [{ userId: 'u', activityType: 'purchase' }],
+      },
+    });
+    expect((await metrics.waitFor(1))[0]?.metricRecorded).toMatchObject({ __typename: 'PerformanceMetric', statusCode: 502 });
+    expect((await activities.waitFor(1))[0]?.activityRecorded).toMatchObject({ activityType: 'purchase', userId: 'u' });
+    await subscriptions.dispose();
+  });
+
+  it('pushes the current system snapshot first, then changes at most once per interval', async () => {
+    const subscriptions = connectSubscriptions(server.url);
+    await subscriptions.connected;
+    type Snapshot = { currentSystemMetricsUpdated: { metricName: string; value: number }[] };
+    const snapshots = subscriptions.subscribe<Snapshot>(`subscription { currentSystemMetricsUpdated(host: "live-1") { metricName value } }`);
+    await snapshots.waitFor(1);
+    expect(snapshots.events[0]).toEqual({ currentSystemMetricsUpdated: [] });
+    const startedAt = Date.now();
+    for (let value = 1; value <= 5; value += 1) {
+      await server.request(RECORD_SYSTEM, { input: [{ metricName: 'cpu_usage', metricType: 'GAUGE', value, tags: { host: 'live-1' } }] });
+    }
+    await server.request(RECORD_SYSTEM, { input: [{ metricName: 'cpu_usage', metricType: 'GAUGE', value: 99, tags: { host: 'other' } }] });
+    await waitUntil(
+      () => snapshots.events.at(-1)?.currentSystemMetricsUpdated[0]?.value === 5,
+      'snapshot with the latest value',
+      5_000,
+    );
+    // Five writes within the interval collapse into at most two pushes (leading and trailing edge).
+    expect(snapshots.events.length).toBeLessThanOrEqual(3);
+    expect(Date.now() - startedAt).toBeLessThan(4_000);
+    expect(snapshots.events.at(-1)).toEqual({ currentSystemMetricsUpdated: [{ metricName: 'cpu_usage', value: 5 }] });
+    await subscriptions.dispose();
+  });
+
+  it('completes subscriptions and closes sockets with 1001 on shutdown', async () => {
+    const dataDir = await import('./support/databases.js').then((module) => module.createScratchDirectory('shutdown'));
+    const own = await startTestServer('pglite', { label: 'shutdown', dataDir: dataDir.dir });
+    const subscriptions = connectSubscriptions(own.url);
+    await subscriptions.connected;
+    const events = subscriptions.subscribe(METRICS);
+    await waitUntil(() => own.app.services.live.subscriberCount === 1, 'subscription registered');
+    await own.stop();
+    await waitUntil(() => subscriptions.closeEvents.length > 0, 'socket closed');
+    expect(subscriptions.closeEvents[0]?.code).toBe(1001);
+    expect(events.errors).toHaveLength(0);
+    await subscriptions.dispose();
+    await dataDir.remove();
+  });
+});
+
+/**
+ * A graphql-transport-ws client that subscribes and then stops reading its socket, like a frozen browser tab:
+ * the kernel buffers fill and the server can no longer send to it.
+ */
+async function rawStuckSubscriber(baseUrl: string, query: string) {
+  const socket = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws');
+  await new Promise((resolve, reject) => {
+    socket.once('open', resolve);
+    socket.once('error', reject);
+  });
+  const acknowledged = new Promise<void>((resolve) => {
+    socket.once('message', () => resolve());
+  });
+  socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${ADMIN_KEY}` } }));
+  await acknowledged;
+  let firstError!: (text: string) => void;
+  const errorSeen = new Promise<string>((resolve) => {
+    firstError = resolve;
+  });
+  socket.on('message', (data) => {
+    const text = String(data);
+    if (text.includes('"type":"error"')) firstError(text);
+  });
+  socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query } }));
+  const tcp = (socket as unknown as { _socket: import('node:net').Socket })._socket;
+  tcp.pause();
+  return {
+    firstError: errorSeen,
+    resume: () => tcp.resume(),
+    close: () => socket.terminate(),
+  };
+}
