@@ -4,7 +4,9 @@ import { z } from 'zod';
 // The only module that reads process.env. Everything else receives a Config.
 
 const booleanFromEnv = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
+  .string()
+  .transform((value) => value.trim().toLowerCase())
+  .pipe(z.enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' }))
   .transform((value) => value === 'true' || value === '1' || value === 'yes');
 
 const intFromEnv = (min: number, max: number) =>
@@ -20,7 +22,8 @@ const numberFromEnv = (min: number, max: number) =>
     .min(min, { message: `must be at least ${min}` })
     .max(max, { message: `must be at most ${max}` });
 
-const emptyAsUndefined = (value: unknown) => (value === '' ? undefined : value);
+// A blank value means "not set": `PORT=` or `PORT=" "` must not become 0.
+const emptyAsUndefined = (value: unknown) => (typeof value === 'string' && value.trim() === '' ? undefined : value);
 
 const postgresUrl = z
   .string()
@@ -107,15 +110,16 @@ export class ConfigError extends Error {
 /** Validates the whole environment at once so an operator sees every problem in one start attempt. */
 export function loadConfig(environment: Environment = process.env): Config {
   const parsed = envSchema.safeParse(environment);
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((issue) => `${issue.path.join('.') || '(environment)'}: ${issue.message}`),
-    );
+  const problems = parsed.success
+    ? []
+    : parsed.error.issues.map((issue) => `${issue.path.join('.') || '(environment)'}: ${issue.message}`);
+  // Checked on its own so it is reported together with any other problem.
+  const thresholds = envSchema.pick({ CPU_WARNING_THRESHOLD: true, CPU_CRITICAL_THRESHOLD: true }).safeParse(environment);
+  if (thresholds.success && thresholds.data.CPU_WARNING_THRESHOLD > thresholds.data.CPU_CRITICAL_THRESHOLD) {
+    problems.push('CPU_WARNING_THRESHOLD: must not be above CPU_CRITICAL_THRESHOLD');
   }
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const env = parsed.data;
-  if (env.CPU_WARNING_THRESHOLD > env.CPU_CRITICAL_THRESHOLD) {
-    throw new ConfigError(['CPU_WARNING_THRESHOLD: must not be above CPU_CRITICAL_THRESHOLD']);
-  }
   return {
     env: env.NODE_ENV,
     logLevel: env.LOG_LEVEL,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { Prisma } from '../generated/prisma/client.js';
-import { InputValidationError, LIMITS } from '../ingest/validation.js';
+import { InputValidationError, LIMITS, textProblem } from '../ingest/validation.js';
 import type { Sql } from '../db/sql.js';
 
 /** One filter shape for every family; each family honours the keys it has (see schema/filters.ts). */
@@ -19,23 +19,34 @@ export interface RecordFilter {
   activityTypes?: string[] | null;
 }
 
-const tagValue = z.union([z.string(), z.number(), z.boolean()]);
+// Filter strings reach SQL as parameters, where a NUL or a lone surrogate would fail the statement.
+const text = (max: number) =>
+  z
+    .string()
+    .max(max, { message: `must be at most ${max} characters` })
+    .superRefine((value, ctx) => {
+      const problem = textProblem(value);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    });
+const tagValue = z.union([text(LIMITS.jsonMaxBytes), z.number().refine(Number.isFinite), z.boolean()], {
+  message: 'must be a flat object of string, number or boolean values',
+});
 const filterSchema = z.object({
   from: z.date().nullish(),
   to: z.date().nullish(),
-  metricName: z.string().max(LIMITS.nameMaxLength).nullish(),
-  metricNames: z.array(z.string().max(LIMITS.nameMaxLength)).max(100, { message: 'must list at most 100 names' }).nullish(),
+  metricName: text(LIMITS.nameMaxLength).nullish(),
+  metricNames: z.array(text(LIMITS.nameMaxLength)).max(100, { message: 'must list at most 100 names' }).nullish(),
   tags: z
-    .record(z.string(), tagValue, { message: 'must be a flat object of string, number or boolean values' })
+    .record(text(LIMITS.tagKeyMaxLength), tagValue, { message: 'must be a flat object of string, number or boolean values' })
     .refine((value) => Object.keys(value).length <= LIMITS.tagCount, { message: `must have at most ${LIMITS.tagCount} entries` })
     .nullish(),
-  userId: z.string().max(LIMITS.idMaxLength).nullish(),
-  sessionId: z.string().max(LIMITS.idMaxLength).nullish(),
-  appName: z.string().max(LIMITS.nameMaxLength).nullish(),
-  host: z.string().max(255).nullish(),
+  userId: text(LIMITS.idMaxLength).nullish(),
+  sessionId: text(LIMITS.idMaxLength).nullish(),
+  appName: text(LIMITS.nameMaxLength).nullish(),
+  host: text(255).nullish(),
   statusCode: z.number().int().nullish(),
-  activityType: z.string().max(LIMITS.nameMaxLength).nullish(),
-  activityTypes: z.array(z.string().max(LIMITS.nameMaxLength)).max(100, { message: 'must list at most 100 types' }).nullish(),
+  activityType: text(LIMITS.nameMaxLength).nullish(),
+  activityTypes: z.array(text(LIMITS.nameMaxLength)).max(100, { message: 'must list at most 100 types' }).nullish(),
 });
 
 /** Checks a filter coming from a caller; problems become BAD_USER_INPUT naming `filter.<field>`. */

@@ -22,11 +22,22 @@ export const LIMITS = {
   idMaxLength: 255,
   textMaxLength: 4096,
   futureSkewMs: 60 * 60 * 1000,
+  /** Far beyond any real measurement, yet small enough that sums over millions of rows stay finite. */
+  valueMaxAbs: 1e100,
+  responseTimeMaxMs: 1e9,
+  ipAddressMaxLength: 45,
 } as const;
 
 const NAME_PATTERN = /^[A-Za-z0-9_.:/-]+$/;
-// PostgreSQL text and jsonb cannot hold U+0000; refusing it here keeps it a caller error rather than a 500.
-const hasNul = (value: string) => value.includes('\u0000');
+// PostgreSQL text and jsonb cannot hold U+0000, and jsonb refuses unpaired surrogates; refusing them here
+// keeps them caller errors rather than failed statements.
+const LONE_SURROGATE = /\p{Cs}/u;
+export function textProblem(value: string): string | null {
+  if (value.includes('\u0000')) return 'must not contain NUL characters';
+  if (LONE_SURROGATE.test(value)) return 'must not contain unpaired UTF-16 surrogates';
+  return null;
+}
+const hasNul = (value: string) => textProblem(value) !== null;
 
 const name = z
   .string()
@@ -38,24 +49,41 @@ const text = (max: number) =>
   z
     .string()
     .max(max, { message: `must be at most ${max} characters` })
-    .refine((value) => !hasNul(value), { message: 'must not contain NUL characters' });
+    .superRefine((value, ctx) => {
+      const problem = textProblem(value);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    });
 
 const requiredId = text(LIMITS.idMaxLength).min(1, { message: 'must not be empty' });
 const optionalText = (max: number) => text(max).nullish().transform((value) => value ?? null);
 
 const finiteNumber = z.number({ message: 'must be a number' }).refine(Number.isFinite, { message: 'must be finite' });
+const metricValue = finiteNumber.refine((value) => Math.abs(value) <= LIMITS.valueMaxAbs, {
+  message: `must be between -${LIMITS.valueMaxAbs} and ${LIMITS.valueMaxAbs}`,
+});
 
 function jsonBytes(value: unknown): number {
   return Buffer.byteLength(JSON.stringify(value) ?? '', 'utf8');
 }
 
-function jsonHasNul(value: unknown): boolean {
-  if (typeof value === 'string') return hasNul(value);
-  if (Array.isArray(value)) return value.some(jsonHasNul);
-  if (value !== null && typeof value === 'object') {
-    return Object.entries(value).some(([key, inner]) => hasNul(key) || jsonHasNul(inner));
+/** What PostgreSQL's jsonb would refuse or silently change: bad strings, and numbers JSON cannot carry. */
+function jsonProblem(value: unknown): string | null {
+  if (typeof value === 'string') return textProblem(value);
+  if (typeof value === 'number') return Number.isFinite(value) ? null : 'must not contain non-finite numbers';
+  if (Array.isArray(value)) {
+    for (const inner of value) {
+      const problem = jsonProblem(inner);
+      if (problem) return problem;
+    }
+    return null;
   }
-  return false;
+  if (value !== null && typeof value === 'object') {
+    for (const [key, inner] of Object.entries(value)) {
+      const problem = textProblem(key) ?? jsonProblem(inner);
+      if (problem) return problem;
+    }
+  }
+  return null;
 }
 
 const jsonField = z
@@ -64,8 +92,9 @@ const jsonField = z
     if (value === undefined || value === null) return;
     if (jsonBytes(value) > LIMITS.jsonMaxBytes) {
       ctx.addIssue({ code: 'custom', message: `must be at most ${LIMITS.jsonMaxBytes} bytes as JSON` });
-    } else if (jsonHasNul(value)) {
-      ctx.addIssue({ code: 'custom', message: 'must not contain NUL characters' });
+    } else {
+      const problem = jsonProblem(value);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
     }
   })
   .nullish()
@@ -94,8 +123,9 @@ const tags = z
         ctx.addIssue({ code: 'custom', message: `value of "${key}" must be a string, number or boolean (tags are flat)` });
         return;
       }
-      if (kind === 'string' && hasNul(inner as string)) {
-        ctx.addIssue({ code: 'custom', message: `value of "${key}" must not contain NUL characters` });
+      const problem = jsonProblem(inner);
+      if (problem) {
+        ctx.addIssue({ code: 'custom', message: `value of "${key}" ${problem}` });
         return;
       }
     }
@@ -124,7 +154,7 @@ function metricBase(receivedAt: Date) {
   return {
     metricName: name,
     metricType: z.enum(METRIC_TYPES, { message: `must be one of ${METRIC_TYPES.join(', ')}` }),
-    value: finiteNumber,
+    value: metricValue,
     unit: optionalText(LIMITS.unitMaxLength),
     tags,
     timestamp: timestampField(receivedAt),
@@ -140,7 +170,10 @@ function schemas(receivedAt: Date) {
       description: optionalText(LIMITS.textMaxLength),
       ipAddress: z
         .string()
-        .refine((value) => isIP(value) !== 0, { message: 'must be a valid IPv4 or IPv6 address' })
+        // Zone ids (fe80::1%eth0) name an interface of the sender's machine: meaningless here, and unbounded.
+        .refine((value) => value.length <= LIMITS.ipAddressMaxLength && !value.includes('%') && isIP(value) !== 0, {
+          message: 'must be a valid IPv4 or IPv6 address (without zone id)',
+        })
         .nullish()
         .transform((value) => value ?? null),
       userAgent: optionalText(1024),
@@ -163,7 +196,9 @@ function schemas(receivedAt: Date) {
     performanceMetrics: z.object({
       ...base,
       responseTimeMs: finiteNumber
-        .refine((value) => value >= 0, { message: 'must not be negative' })
+        .refine((value) => value >= 0 && value <= LIMITS.responseTimeMaxMs, {
+          message: `must be between 0 and ${LIMITS.responseTimeMaxMs}`,
+        })
         .nullish()
         .transform((value) => value ?? null),
       statusCode: z

@@ -2,7 +2,7 @@ import { parseFilter, prismaWhere } from '../analytics/filters.js';
 import { userActivityStats } from '../analytics/userActivityStats.js';
 import { InputValidationError } from '../ingest/validation.js';
 import { builder } from './builder.js';
-import { BatchResult, CONNECTION_SIZES, KeyCount, NEWEST_FIRST, parseRecordId } from './common.js';
+import { assertRecordCursors, BatchResult, CONNECTION_SIZES, KeyCount, NEWEST_FIRST, parseRecordId } from './common.js';
 import { UserActivityFilter } from './filters.js';
 import { recordMany, recordOne } from './recording.js';
 
@@ -48,7 +48,18 @@ const UserActivityStats = builder.simpleObject('UserActivityStats', {
   }),
 });
 
-const TIME_ZONES = new Set(['UTC', ...Intl.supportedValuesOf('timeZone')]);
+// Region names (and their aliases, e.g. Asia/Kolkata) that both ICU and PostgreSQL know; offsets such as
+// "+05:00" are refused because PostgreSQL reads their sign the POSIX way, opposite to ISO 8601.
+const TIME_ZONE_NAME = /^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)*$/;
+function isKnownTimeZone(name: string): boolean {
+  if (name.length > 64 || !TIME_ZONE_NAME.test(name)) return false;
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: name });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 builder.queryFields((t) => ({
   userActivities: t.prismaConnection(
@@ -58,12 +69,14 @@ builder.queryFields((t) => ({
       ...CONNECTION_SIZES,
       description: 'User activities, newest first.',
       args: { filter: t.arg({ type: UserActivityFilter }) },
-      resolve: (query, _root, args, ctx) =>
-        ctx.db.prisma.userActivity.findMany({
+      resolve: (query, _root, args, ctx) => {
+        assertRecordCursors(args);
+        return ctx.db.prisma.userActivity.findMany({
           ...query,
           where: prismaWhere(parseFilter(args.filter), [...FILTER_FIELDS]),
           orderBy: NEWEST_FIRST,
-        }),
+        });
+      },
       totalCount: (_connection, args, ctx) =>
         ctx.db.prisma.userActivity.count({ where: prismaWhere(parseFilter(args.filter), [...FILTER_FIELDS]) }),
     },
@@ -92,7 +105,7 @@ builder.queryFields((t) => ({
       if (top < 1 || top > 1000) {
         throw new InputValidationError([{ path: 'top', index: null, field: 'top', message: 'must be between 1 and 1000' }]);
       }
-      if (!TIME_ZONES.has(timeZone)) {
+      if (!isKnownTimeZone(timeZone)) {
         throw new InputValidationError([
           { path: 'timeZone', index: null, field: 'timeZone', message: 'must be an IANA time zone such as UTC or Europe/Paris' },
         ]);

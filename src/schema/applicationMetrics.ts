@@ -1,7 +1,7 @@
 import { applicationMetricStats } from '../analytics/applicationMetricStats.js';
 import { parseFilter, prismaWhere } from '../analytics/filters.js';
 import { builder } from './builder.js';
-import { BatchResult, CONNECTION_SIZES, MetricInterface, MetricTypeEnum, NEWEST_FIRST, parseRecordId } from './common.js';
+import { assertRecordCursors, BatchResult, CONNECTION_SIZES, MetricInterface, MetricTypeEnum, NEWEST_FIRST, parseRecordId } from './common.js';
 import { ApplicationMetricFilter } from './filters.js';
 import { recordMany, recordOne } from './recording.js';
 
@@ -52,12 +52,14 @@ builder.queryFields((t) => ({
       ...CONNECTION_SIZES,
       description: 'Application metrics, newest first.',
       args: { filter: t.arg({ type: ApplicationMetricFilter }) },
-      resolve: (query, _root, args, ctx) =>
-        ctx.db.prisma.applicationMetric.findMany({
+      resolve: (query, _root, args, ctx) => {
+        assertRecordCursors(args);
+        return ctx.db.prisma.applicationMetric.findMany({
           ...query,
           where: prismaWhere(parseFilter(args.filter), [...FILTER_FIELDS]),
           orderBy: NEWEST_FIRST,
-        }),
+        });
+      },
       totalCount: (_connection, args, ctx) =>
         ctx.db.prisma.applicationMetric.count({ where: prismaWhere(parseFilter(args.filter), [...FILTER_FIELDS]) }),
     },

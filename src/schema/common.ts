@@ -58,7 +58,27 @@ export function parseRecordId(id: string, argument = 'id'): bigint | null {
     ]);
   }
   const value = BigInt(id);
-  return value > 9_223_372_036_854_775_807n ? null : value;
+  return value > INT8_MAX ? null : value;
+}
+
+const INT8_MAX = 9_223_372_036_854_775_807n;
+
+/**
+ * Checks `after`/`before` before they reach Prisma. Pothos decodes any well-formed cursor, but ours are always
+ * a record id (`GPC:I:<digits>`); a cursor of another type would otherwise fail deep inside the query.
+ */
+export function assertRecordCursors(args: { after?: string | null; before?: string | null }): void {
+  for (const argument of ['after', 'before'] as const) {
+    const cursor = args[argument];
+    if (cursor === null || cursor === undefined) continue;
+    const decoded = Buffer.from(cursor, 'base64').toString('utf8');
+    const match = /^GPC:I:(\d{1,19})$/.exec(decoded);
+    if (!match || BigInt(match[1] as string) > INT8_MAX) {
+      throw new InputValidationError([
+        { path: argument, index: null, field: argument, message: 'must be a cursor returned by this connection' },
+      ]);
+    }
+  }
 }
 
 /** Stored rows come back from raw SQL with text ids; the Prisma object types expect the model's bigint. */

@@ -2,7 +2,7 @@ import { parseFilter, prismaWhere } from '../analytics/filters.js';
 import { performanceTrends, TREND_INTERVALS } from '../analytics/performanceTrends.js';
 import { InputValidationError } from '../ingest/validation.js';
 import { builder } from './builder.js';
-import { BatchResult, CONNECTION_SIZES, MetricInterface, MetricTypeEnum, NEWEST_FIRST, parseRecordId } from './common.js';
+import { assertRecordCursors, BatchResult, CONNECTION_SIZES, MetricInterface, MetricTypeEnum, NEWEST_FIRST, parseRecordId } from './common.js';
 import { PerformanceMetricFilter } from './filters.js';
 import { recordMany, recordOne } from './recording.js';
 
@@ -57,12 +57,14 @@ builder.queryFields((t) => ({
       ...CONNECTION_SIZES,
       description: 'Performance metrics, newest first.',
       args: { filter: t.arg({ type: PerformanceMetricFilter }) },
-      resolve: (query, _root, args, ctx) =>
-        ctx.db.prisma.performanceMetric.findMany({
+      resolve: (query, _root, args, ctx) => {
+        assertRecordCursors(args);
+        return ctx.db.prisma.performanceMetric.findMany({
           ...query,
           where: prismaWhere(parseFilter(args.filter), [...FILTER_FIELDS]),
           orderBy: NEWEST_FIRST,
-        }),
+        });
+      },
       totalCount: (_connection, args, ctx) =>
         ctx.db.prisma.performanceMetric.count({ where: prismaWhere(parseFilter(args.filter), [...FILTER_FIELDS]) }),
     },

@@ -1,7 +1,7 @@
 import { currentSystemMetrics } from '../analytics/currentSystemMetrics.js';
 import { parseFilter, prismaWhere } from '../analytics/filters.js';
 import { builder } from './builder.js';
-import { BatchResult, CONNECTION_SIZES, MetricInterface, MetricTypeEnum, NEWEST_FIRST, parseRecordId, toModel } from './common.js';
+import { assertRecordCursors, BatchResult, CONNECTION_SIZES, MetricInterface, MetricTypeEnum, NEWEST_FIRST, parseRecordId, toModel } from './common.js';
 import { SystemMetricFilter } from './filters.js';
 import { recordMany, recordOne } from './recording.js';
 
@@ -35,12 +35,14 @@ builder.queryFields((t) => ({
       ...CONNECTION_SIZES,
       description: 'System metrics, newest first.',
       args: { filter: t.arg({ type: SystemMetricFilter }) },
-      resolve: (query, _root, args, ctx) =>
-        ctx.db.prisma.systemMetric.findMany({
+      resolve: (query, _root, args, ctx) => {
+        assertRecordCursors(args);
+        return ctx.db.prisma.systemMetric.findMany({
           ...query,
           where: prismaWhere(parseFilter(args.filter), [...FILTER_FIELDS]),
           orderBy: NEWEST_FIRST,
-        }),
+        });
+      },
       totalCount: (_connection, args, ctx) =>
         ctx.db.prisma.systemMetric.count({ where: prismaWhere(parseFilter(args.filter), [...FILTER_FIELDS]) }),
     },

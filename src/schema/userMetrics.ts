@@ -1,6 +1,6 @@
 import { parseFilter, prismaWhere } from '../analytics/filters.js';
 import { builder } from './builder.js';
-import { BatchResult, CONNECTION_SIZES, MetricInterface, MetricTypeEnum, NEWEST_FIRST, parseRecordId } from './common.js';
+import { assertRecordCursors, BatchResult, CONNECTION_SIZES, MetricInterface, MetricTypeEnum, NEWEST_FIRST, parseRecordId } from './common.js';
 import { UserMetricFilter } from './filters.js';
 import { recordMany, recordOne } from './recording.js';
 
@@ -36,12 +36,14 @@ builder.queryFields((t) => ({
       ...CONNECTION_SIZES,
       description: 'User metrics, newest first.',
       args: { filter: t.arg({ type: UserMetricFilter }) },
-      resolve: (query, _root, args, ctx) =>
-        ctx.db.prisma.userMetric.findMany({
+      resolve: (query, _root, args, ctx) => {
+        assertRecordCursors(args);
+        return ctx.db.prisma.userMetric.findMany({
           ...query,
           where: prismaWhere(parseFilter(args.filter), [...FILTER_FIELDS]),
           orderBy: NEWEST_FIRST,
-        }),
+        });
+      },
       totalCount: (_connection, args, ctx) =>
         ctx.db.prisma.userMetric.count({ where: prismaWhere(parseFilter(args.filter), [...FILTER_FIELDS]) }),
     },

@@ -1,0 +1,236 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it, vi } from 'vitest';
+import { ConfigError, loadConfig, type Environment } from '../src/config.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** loadConfig's ConfigError for env, failing the test when it does not throw one. */
+function configError(env: Environment): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error(`loadConfig accepted ${JSON.stringify(env)}`);
+}
+
+describe('loadConfig', () => {
+  it('uses the documented default for every variable', () => {
+    expect(loadConfig({})).toEqual({
+      env: 'development',
+      logLevel: 'info',
+      http: { port: 4000, host: '0.0.0.0' },
+      database: { url: undefined, poolSize: 10, dataDir: path.resolve('./.insights') },
+      redisUrl: undefined,
+      adminKey: undefined,
+      ingest: { batchSize: 1000 },
+      retentionDays: 90,
+      realTimeUpdateIntervalSeconds: 30,
+      realtime: { subscriptionBuffer: 10_000 },
+      monitoringEnabled: true,
+      alerts: {
+        emailRecipients: [],
+        slackWebhookUrl: undefined,
+        slowQueryThresholdMs: 1000,
+        highErrorRatePercent: 5,
+        cpuWarningPercent: 80,
+        cpuCriticalPercent: 90,
+      },
+    });
+  });
+
+  it('treats empty strings as unset', () => {
+    const empty = Object.fromEntries(
+      [
+        'NODE_ENV', 'LOG_LEVEL', 'PORT', 'HOST', 'DATABASE_URL', 'DATABASE_POOL_SIZE', 'REDIS_URL', 'INSIGHTS_DATA_DIR',
+        'INSIGHTS_ADMIN_KEY', 'INSIGHTS_BATCH_SIZE', 'INSIGHTS_RETENTION_DAYS', 'INSIGHTS_REAL_TIME_UPDATE_INTERVAL',
+        'INSIGHTS_SUBSCRIPTION_BUFFER', 'MONITORING_ENABLED', 'ALERT_EMAIL_RECIPIENTS', 'SLACK_WEBHOOK_URL', 'SLOW_QUERY_THRESHOLD_MS',
+        'HIGH_ERROR_RATE_THRESHOLD', 'CPU_WARNING_THRESHOLD', 'CPU_CRITICAL_THRESHOLD',
+      ].map((name) => [name, '']),
+    );
+    expect(loadConfig(empty)).toEqual(loadConfig({}));
+  });
+
+  it('reads the given environment, not process.env', () => {
+    vi.stubEnv('PORT', 'abc');
+    try {
+      expect(loadConfig({}).http.port).toBe(4000);
+      expect(() => loadConfig()).toThrow(ConfigError);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
+
+  it('parses every variable when set', () => {
+    const config = loadConfig({
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'warn',
+      PORT: '8080',
+      HOST: '127.0.0.1',
+      DATABASE_URL: 'postgresql://user:pw@db.example:5432/insights',
+      DATABASE_POOL_SIZE: '25',
+      REDIS_URL: 'rediss://cache.example:6380',
+      INSIGHTS_DATA_DIR: '/var/lib/insights',
+      INSIGHTS_ADMIN_KEY: 'a'.repeat(24),
+      INSIGHTS_BATCH_SIZE: '5000',
+      INSIGHTS_RETENTION_DAYS: '30',
+      INSIGHTS_REAL_TIME_UPDATE_INTERVAL: '5',
+      INSIGHTS_SUBSCRIPTION_BUFFER: '500',
+      MONITORING_ENABLED: 'no',
+      ALERT_EMAIL_RECIPIENTS: ' ops@example.com, ,oncall@example.com ',
+      SLACK_WEBHOOK_URL: 'https://hooks.slack.com/services/T/B/X',
+      SLOW_QUERY_THRESHOLD_MS: '250',
+      HIGH_ERROR_RATE_THRESHOLD: '2.5',
+      CPU_WARNING_THRESHOLD: '70',
+      CPU_CRITICAL_THRESHOLD: '95',
+    });
+    expect(config).toEqual({
+      env: 'production',
+      logLevel: 'warn',
+      http: { port: 8080, host: '127.0.0.1' },
+      database: { url: 'postgresql://user:pw@db.example:5432/insights', poolSize: 25, dataDir: '/var/lib/insights' },
+      redisUrl: 'rediss://cache.example:6380',
+      adminKey: 'a'.repeat(24),
+      ingest: { batchSize: 5000 },
+      retentionDays: 30,
+      realTimeUpdateIntervalSeconds: 5,
+      realtime: { subscriptionBuffer: 500 },
+      monitoringEnabled: false,
+      alerts: {
+        emailRecipients: ['ops@example.com', 'oncall@example.com'],
+        slackWebhookUrl: 'https://hooks.slack.com/services/T/B/X',
+        slowQueryThresholdMs: 250,
+        highErrorRatePercent: 2.5,
+        cpuWarningPercent: 70,
+        cpuCriticalPercent: 95,
+      },
+    });
+    expect(loadConfig({ DATABASE_URL: 'postgres://localhost/x' }).database.url).toBe('postgres://localhost/x');
+    expect(loadConfig({ INSIGHTS_DATA_DIR: 'relative/dir' }).database.dataDir).toBe(path.resolve('relative/dir'));
+    for (const [value, expected] of [['true', true], ['1', true], ['yes', true], ['false', false], ['0', false]] as const) {
+      expect(loadConfig({ MONITORING_ENABLED: value }).monitoringEnabled).toBe(expected);
+    }
+  });
+
+  it.each([
+    ['PORT', 'abc'],
+    ['PORT', '70000'],
+    ['PORT', '40.5'],
+    ['INSIGHTS_BATCH_SIZE', '0'],
+    ['INSIGHTS_BATCH_SIZE', '-5'],
+    ['INSIGHTS_RETENTION_DAYS', '0'],
+    ['INSIGHTS_REAL_TIME_UPDATE_INTERVAL', 'soon'],
+    ['INSIGHTS_SUBSCRIPTION_BUFFER', '9'],
+    ['DATABASE_URL', 'mysql://x'],
+    ['DATABASE_URL', 'not a url'],
+    ['DATABASE_POOL_SIZE', '0'],
+    ['REDIS_URL', 'http://x'],
+    ['MONITORING_ENABLED', 'maybe'],
+    ['ALERT_EMAIL_RECIPIENTS', 'notanemail'],
+    ['ALERT_EMAIL_RECIPIENTS', 'ops@example.com,notanemail'],
+    ['SLACK_WEBHOOK_URL', 'hooks'],
+    ['SLOW_QUERY_THRESHOLD_MS', '0'],
+    ['HIGH_ERROR_RATE_THRESHOLD', '101'],
+    ['CPU_WARNING_THRESHOLD', '-1'],
+    ['CPU_CRITICAL_THRESHOLD', 'hot'],
+    ['LOG_LEVEL', 'verbose'],
+    ['NODE_ENV', 'staging'],
+    ['INSIGHTS_ADMIN_KEY', 'short'],
+  ])('rejects %s=%s with a ConfigError naming the variable', (name, value) => {
+    const error = configError({ [name]: value });
+    // One variable can break more than one rule ("not a url" is neither a URL nor postgres://), never another's.
+    expect(error.problems.length).toBeGreaterThanOrEqual(1);
+    for (const problem of error.problems) expect(problem).toMatch(new RegExp(`^${name}(\\.\\d+)?: `));
+    expect(error.message).toContain(name);
+    expect(error.name).toBe('ConfigError');
+  });
+
+  it('treats a whitespace-only value as unset, never as 0', () => {
+    // Number('  ') is 0: PORT=" " (a stray space in an env file) must not listen on a random port, and a blank
+    // threshold must not alert on everything.
+    const config = loadConfig({
+      PORT: '  ',
+      HIGH_ERROR_RATE_THRESHOLD: ' ',
+      CPU_WARNING_THRESHOLD: '\t',
+      DATABASE_POOL_SIZE: '  ',
+      INSIGHTS_BATCH_SIZE: ' ',
+    });
+    expect(config.http.port).toBe(4000);
+    expect(config.alerts.highErrorRatePercent).toBe(5);
+    expect(config.alerts.cpuWarningPercent).toBe(80);
+    expect(config.database.poolSize).toBe(10);
+    expect(config.ingest.batchSize).toBe(1000);
+  });
+
+  it('rejects a warning threshold above the critical one', () => {
+    const error = configError({ CPU_WARNING_THRESHOLD: '95', CPU_CRITICAL_THRESHOLD: '90' });
+    expect(error.message).toContain('CPU_WARNING_THRESHOLD');
+  });
+
+  it('reports every problem at once', () => {
+    const error = configError({
+      PORT: 'abc',
+      INSIGHTS_BATCH_SIZE: '0',
+      DATABASE_URL: 'mysql://x',
+      REDIS_URL: 'http://x',
+      MONITORING_ENABLED: 'maybe',
+      ALERT_EMAIL_RECIPIENTS: 'notanemail',
+    });
+    const named = ['PORT', 'INSIGHTS_BATCH_SIZE', 'DATABASE_URL', 'REDIS_URL', 'MONITORING_ENABLED', 'ALERT_EMAIL_RECIPIENTS'];
+    expect(error.problems).toHaveLength(named.length);
+    for (const name of named) {
+      expect(error.problems.some((problem) => problem.startsWith(name))).toBe(true);
+      expect(error.message).toContain(name);
+    }
+  });
+
+  it('reports the threshold ordering together with other problems', () => {
+    // An operator fixing PORT should not then be told, on the next start, about the thresholds.
+    const error = configError({ PORT: 'abc', CPU_WARNING_THRESHOLD: '95', CPU_CRITICAL_THRESHOLD: '90' });
+    expect(error.message).toContain('PORT');
+    expect(error.message).toContain('CPU_WARNING_THRESHOLD');
+  });
+});
+
+/** Runs src/main.ts with env (on top of this process's, minus any database/redis/key), bounded by 20 s. */
+async function runEntryPoint(env: Environment): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'silent' };
+  for (const name of ['DATABASE_URL', 'REDIS_URL', 'INSIGHTS_ADMIN_KEY', 'PORT']) delete childEnv[name];
+  Object.assign(childEnv, env);
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const code = await new Promise<number | null>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`entry point still running after 20 s\n--- stdout\n${stdout}\n--- stderr\n${stderr}`));
+    }, 20_000);
+    child.once('exit', (exitCode) => {
+      clearTimeout(timer);
+      resolve(exitCode);
+    });
+  });
+  return { code, stdout, stderr };
+}
+
+describe('the entry point', () => {
+  it('exits with code 1 and names the bad variable on stderr', async () => {
+    const { code, stdout, stderr } = await runEntryPoint({ PORT: 'abc' });
+    expect(code).toBe(1);
+    expect(stderr).toContain('Invalid configuration');
+    expect(stderr).toMatch(/PORT: /);
+    // Nothing started: no key printed, no listening log.
+    expect(stdout).not.toMatch(/ins_|listening/);
+  });
+
+  it('exits with code 1 when the database cannot be reached', async () => {
+    const { code, stderr } = await runEntryPoint({ PORT: '0', DATABASE_URL: 'postgresql://postgres@127.0.0.1:1/insights' });
+    expect(code).toBe(1);
+    expect(stderr).toContain('Insights could not start');
+  });
+});
