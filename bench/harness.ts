@@ -53,6 +53,19 @@ export async function createScratchDatabase(adminUrl: string): Promise<ScratchDa
   };
 }
 
+/**
+ * Scratch databases of runs that were killed (SIGKILL, power loss) before they could drop them. Only listed:
+ * another benchmark may be using one right now, and a name says nothing about whether its run is over.
+ */
+export async function existingScratchDatabases(adminUrl: string): Promise<string[]> {
+  return withAdminClient(adminUrl, async (client) => {
+    const result = await client.query<{ datname: string }>(
+      "SELECT datname FROM pg_database WHERE datname LIKE 'insights\\_bench\\_%' ORDER BY datname",
+    );
+    return result.rows.map((row) => row.datname);
+  });
+}
+
 export interface RunningService {
   /** Base URL, e.g. http://127.0.0.1:41234 */
   url: string;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { Prisma } from '../generated/prisma/client.js';
-import { InputValidationError, LIMITS, textProblem } from '../ingest/validation.js';
+import { InputValidationError, LIMITS, text } from '../ingest/validation.js';
 import type { Sql } from '../db/sql.js';
 
 /** One filter shape for every family; each family honours the keys it has (see schema/filters.ts). */
@@ -19,15 +19,7 @@ export interface RecordFilter {
   activityTypes?: string[] | null;
 }
 
-// Filter strings reach SQL as parameters, where a NUL or a lone surrogate would fail the statement.
-const text = (max: number) =>
-  z
-    .string()
-    .max(max, { message: `must be at most ${max} characters` })
-    .superRefine((value, ctx) => {
-      const problem = textProblem(value);
-      if (problem) ctx.addIssue({ code: 'custom', message: problem });
-    });
+// Filter strings reach SQL as parameters, so they obey the same text rules as stored strings.
 const tagValue = z.union([text(LIMITS.jsonMaxBytes), z.number().refine(Number.isFinite), z.boolean()], {
   message: 'must be a flat object of string, number or boolean values',
 });

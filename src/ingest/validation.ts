@@ -45,7 +45,8 @@ const name = z
   .max(LIMITS.nameMaxLength, { message: `must be at most ${LIMITS.nameMaxLength} characters` })
   .regex(NAME_PATTERN, { message: 'may only contain letters, digits and _ . : / -' });
 
-const text = (max: number) =>
+/** A string of at most `max` characters that PostgreSQL can store as given. */
+export const text = (max: number) =>
   z
     .string()
     .max(max, { message: `must be at most ${max} characters` })
