@@ -1,14 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import pino, { type Logger } from 'pino';
-import { ApiKeyAuthenticator, bearerToken, bootstrapAdminKey } from './auth/apiKeys.js';
+import { ApiKeyAuthenticator, bootstrapAdminKey } from './auth/apiKeys.js';
+import { RateLimiter, type RateLimitPolicies } from './auth/rateLimiter.js';
 import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
 import { migrate } from './db/migrate.js';
 import { presentError, unauthenticated } from './errors.js';
-import { healthReport } from './http/health.js';
+import { createRequestHandler } from './http/handler.js';
+import { hardeningPlugins } from './http/hardening.js';
 import { requestScope } from './http/requestContext.js';
 import type { ServerContext } from './http/serverContext.js';
 import { attachGraphQLWebSocket, type GraphQLWebSocket } from './http/websocket.js';
@@ -37,8 +39,12 @@ export interface AppOptions {
   topicPrefix?: string;
 }
 
-const SHUTDOWN_GRACE_MS = 10_000;
 const WEBSOCKET_MAX_PAYLOAD_BYTES = 1024 * 1024;
+
+function rateLimitPolicies(limits: Config['rateLimits']): RateLimitPolicies {
+  const policy = (perSecond: number) => ({ perSecond, burst: Math.max(1, perSecond * limits.burstSeconds) });
+  return { READ: policy(limits.READ), INGEST: policy(limits.INGEST), ADMIN: policy(limits.ADMIN) };
+}
 
 export function buildApp(config: Config, options: AppOptions = {}): App {
   const log = options.logger ?? pino({ level: config.logLevel, base: { service: 'insights' } });
@@ -68,6 +74,8 @@ export function buildApp(config: Config, options: AppOptions = {}): App {
         headers: JSON.stringify({ Authorization: 'Bearer <your API key>' }),
       },
       maskedErrors: {
+        // Never attach original errors (stacks, SQL) to responses, whatever NODE_ENV says.
+        isDev: false,
         maskError: (error) => {
           const { error: shown, expected } = presentError(error);
           if (!expected) {
@@ -76,38 +84,13 @@ export function buildApp(config: Config, options: AppOptions = {}): App {
           return shown;
         },
       },
-      context: async ({ request, principal: socketPrincipal }): Promise<Context> => {
-        const requestId = requestScope.getStore()?.requestId ?? randomUUID();
-        if (socketPrincipal) return { ...shared, principal: socketPrincipal, requestId };
-        const token = bearerToken(request.headers.get('authorization'));
-        if (!token) throw unauthenticated('Missing API key: send "Authorization: Bearer <key>"');
-        const principal = await shared.authenticator.authenticate(token);
-        if (!principal) throw unauthenticated('Invalid, revoked or expired API key');
-        return { ...shared, principal, requestId };
+      plugins: hardeningPlugins(config.graphqlLimits),
+      // The transport (HTTP handler or WebSocket connection_init) has already checked the key.
+      context: ({ principal }): Context => {
+        if (!principal) throw unauthenticated('Missing API key: send "Authorization: Bearer <key>"');
+        return { ...shared, principal, requestId: requestScope.getStore()?.requestId ?? randomUUID() };
       },
     });
-
-  const handle =
-    (yoga: YogaServerInstance<ServerContext, Context>, shared: Services) => (req: IncomingMessage, res: ServerResponse) => {
-      const incomingId = req.headers['x-request-id'];
-      const requestId = typeof incomingId === 'string' && /^[\w.-]{1,100}$/.test(incomingId) ? incomingId : randomUUID();
-      res.setHeader('x-request-id', requestId);
-      const path = (req.url ?? '/').split('?')[0];
-      if (path === '/health' && (req.method === 'GET' || req.method === 'HEAD')) {
-        void healthReport(shared.db, shared.bus).then((report) => {
-          res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-          res.end(req.method === 'HEAD' ? undefined : JSON.stringify(report));
-        });
-        return;
-      }
-      if (!(req.headers.accept ?? '').includes('text/event-stream')) {
-        inFlight.add(res);
-        res.once('close', () => inFlight.delete(res));
-      }
-      requestScope.run({ requestId }, () => {
-        void yoga(req, res, { req, res });
-      });
-    };
 
   const waitForInFlight = async (deadline: number) => {
     while (inFlight.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
@@ -138,12 +121,26 @@ export function buildApp(config: Config, options: AppOptions = {}): App {
           authenticator: new ApiKeyAuthenticator(db, log),
         };
         const yoga = createYogaServer(services);
-        server = createServer(handle(yoga, services));
+        const rateLimiter = new RateLimiter(rateLimitPolicies(config.rateLimits), bus.commands, log);
+        server = createServer(
+          createRequestHandler({
+            yoga,
+            services,
+            rateLimiter,
+            limits: { bodyBytes: config.http.maxBodyBytes, ingestBodyBytes: config.http.maxIngestBodyBytes },
+            isStopping: () => stopping !== undefined,
+            inFlight,
+          }),
+        );
         // Ingest bodies of INSIGHTS_BATCH_SIZE records take a while to arrive on slow links.
         server.requestTimeout = 60_000;
         server.headersTimeout = 30_000;
         server.keepAliveTimeout = 5_000;
-        webSocket = attachGraphQLWebSocket(server, yoga, services, { maxPayloadBytes: WEBSOCKET_MAX_PAYLOAD_BYTES });
+        webSocket = attachGraphQLWebSocket(server, yoga, services, {
+          maxPayloadBytes: WEBSOCKET_MAX_PAYLOAD_BYTES,
+          maxSubscriptionsPerSocket: config.realtime.maxSubscriptionsPerSocket,
+          rateLimiter,
+        });
         const listening = server;
         await new Promise<void>((resolve, reject) => {
           listening.once('error', reject);
@@ -161,7 +158,7 @@ export function buildApp(config: Config, options: AppOptions = {}): App {
     },
     stop() {
       stopping ??= (async () => {
-        const deadline = Date.now() + SHUTDOWN_GRACE_MS;
+        const deadline = Date.now() + config.http.shutdownGraceMs;
         const current = server;
         const closed = current
           ? new Promise<void>((resolve) => current.close(() => resolve()))

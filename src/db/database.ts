@@ -27,7 +27,13 @@ export async function openDatabase(config: Config['database'], log: Logger): Pro
 }
 
 function openPostgres(url: string, poolSize: number, log: Logger): Database {
-  const pool = new pg.Pool({ connectionString: url, max: poolSize, application_name: 'insights' });
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: poolSize,
+    application_name: 'insights',
+    // Fail fast while the server is away, so callers get UNAVAILABLE instead of hanging.
+    connectionTimeoutMillis: 5_000,
+  });
   // An idle client losing its connection (server restart) must not crash the process; the pool replaces it.
   pool.on('error', (error) => log.warn({ err: error }, 'idle PostgreSQL connection lost'));
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });

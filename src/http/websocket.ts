@@ -5,6 +5,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import { bearerToken } from '../auth/apiKeys.js';
+import type { RateLimiter } from '../auth/rateLimiter.js';
 import type { Principal } from '../auth/scopes.js';
 import type { Context, Services } from '../schema/context.js';
 import type { ServerContext } from './serverContext.js';
@@ -32,12 +33,12 @@ export function attachGraphQLWebSocket(
   server: Server,
   yoga: YogaServerInstance<ServerContext, Context>,
   services: Services,
-  options: { maxPayloadBytes: number },
+  options: { maxPayloadBytes: number; maxSubscriptionsPerSocket: number; rateLimiter: RateLimiter },
 ): GraphQLWebSocket {
   const wss = new WebSocketServer({ server, path: '/graphql', maxPayload: options.maxPayloadBytes });
   // Operations between subscribe and complete, so shutdown can let completions reach clients before closing.
   let activeOperations = 0;
-  const handle = useServer<Record<string, unknown> | undefined, { principal?: Principal }>(
+  const handle = useServer<Record<string, unknown> | undefined, { principal?: Principal; operations?: number }>(
     {
       execute: (args) => (args as ExecutionArgsWithEnvelope).rootValue.execute(args),
       subscribe: (args) => (args as ExecutionArgsWithEnvelope).rootValue.subscribe(args),
@@ -49,10 +50,28 @@ export function attachGraphQLWebSocket(
         ctx.extra.principal = principal;
         return true;
       },
-      onComplete: () => {
+      onComplete: (ctx) => {
         activeOperations -= 1;
+        ctx.extra.operations = (ctx.extra.operations ?? 1) - 1;
       },
       onSubscribe: async (ctx, _id, payload) => {
+        const principal = ctx.extra.principal;
+        if (!principal) return [new GraphQLError('Not authenticated', { extensions: { code: 'UNAUTHENTICATED' } })];
+        if ((ctx.extra.operations ?? 0) >= options.maxSubscriptionsPerSocket) {
+          return [
+            new GraphQLError(`At most ${options.maxSubscriptionsPerSocket} operations may run at once on one socket`, {
+              extensions: { code: 'TOO_MANY_SUBSCRIPTIONS', limit: options.maxSubscriptionsPerSocket },
+            }),
+          ];
+        }
+        const decision = await options.rateLimiter.take(principal);
+        if (!decision.allowed) {
+          return [
+            new GraphQLError(`Rate limit of this API key exceeded; retry in ${decision.retryAfterSeconds} s`, {
+              extensions: { code: 'RATE_LIMITED', retryAfterSeconds: decision.retryAfterSeconds },
+            }),
+          ];
+        }
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           req: ctx.extra.request,
           socket: ctx.extra.socket,
@@ -67,13 +86,16 @@ export function attachGraphQLWebSocket(
         }
         const errors = validate(schema, document);
         if (errors.length > 0) return errors;
+        const contextValue = await contextFactory();
+        // Counted only once nothing can fail any more: graphql-ws calls onComplete for executed operations only.
         activeOperations += 1;
+        ctx.extra.operations = (ctx.extra.operations ?? 0) + 1;
         const args: ExecutionArgsWithEnvelope = {
           schema,
           document,
           operationName: payload.operationName,
           variableValues: payload.variables,
-          contextValue: await contextFactory(),
+          contextValue,
           rootValue: { execute, subscribe },
         };
         return args;

@@ -15,6 +15,8 @@ export interface EventBus {
   publish<T extends Topic>(topic: T, payload: TopicPayloads[T]): Promise<void>;
   subscribe<T extends Topic>(topic: T, onMessage: (payload: TopicPayloads[T]) => void): Promise<() => void>;
   health(): PubSubHealth;
+  /** A Redis connection for short commands (rate limits), when Redis is configured. */
+  readonly commands: Redis | undefined;
   close(): Promise<void>;
 }
 
@@ -44,6 +46,7 @@ export function createEventBus(options: { redisUrl: string | undefined; prefix?:
         return () => pubsub.unsubscribe(id);
       },
       health: () => ({ mode: 'in-process', status: 'ok', publishErrors }),
+      commands: undefined,
       close: async () => undefined,
     };
   }
@@ -53,6 +56,8 @@ export function createEventBus(options: { redisUrl: string | undefined; prefix?:
     retryStrategy: (attempt: number) => Math.min(attempt * 200, 2_000),
     maxRetriesPerRequest: 1,
     enableOfflineQueue: false,
+    // A Redis that accepts connections but stops answering must not hold writes up.
+    commandTimeout: 1_000,
     lazyConnect: false,
   };
   const publisher = new Redis(redisUrl, connectionOptions);
@@ -78,6 +83,7 @@ export function createEventBus(options: { redisUrl: string | undefined; prefix?:
       const id = await pubsub.subscribe(prefix + topic, onMessage as (payload: unknown) => void);
       return () => pubsub.unsubscribe(id);
     },
+    commands: publisher,
     health: () => ({
       mode: 'redis',
       status: publisher.status === 'ready' && subscriber.status === 'ready' ? 'ok' : 'degraded',

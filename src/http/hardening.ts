@@ -1,0 +1,61 @@
+import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
+import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
+import { GraphQLError, NoSchemaIntrospectionCustomRule } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import { hasScope } from '../auth/scopes.js';
+import type { Config } from '../config.js';
+import type { ServerContext } from './serverContext.js';
+
+const isAdmin = (context: unknown) => {
+  const principal = (context as ServerContext).principal;
+  return principal !== undefined && hasScope(principal, 'ADMIN');
+};
+
+/**
+ * Introspection is for ADMIN keys only (GraphiQL, codegen); everyone else also gets validation errors without
+ * "Did you mean …?" hints, which would otherwise reveal the schema field by field.
+ */
+function useSchemaPrivacy(): Plugin<ServerContext> {
+  return {
+    onValidate({ context, addValidationRule }) {
+      if (isAdmin(context)) return undefined;
+      addValidationRule(NoSchemaIntrospectionCustomRule);
+      return ({ result, setResult }) => {
+        if (result.length === 0) return;
+        setResult(
+          result.map((error) => {
+            const message = error.message.replace(/\s*Did you mean .*\?$/, '');
+            if (message === error.message && !/introspection/i.test(message)) return error;
+            const forbidden = /introspection/i.test(message);
+            return new GraphQLError(forbidden ? 'Introspection is only allowed for ADMIN keys' : message, {
+              nodes: error.nodes,
+              extensions: forbidden ? { code: 'FORBIDDEN', missingScopes: ['ADMIN'] } : error.extensions,
+            });
+          }),
+        );
+      };
+    },
+  };
+}
+
+/**
+ * Limits on what a single operation may ask for, sized from the operations our dashboards and tests send
+ * (depth ≤ 5, cost ≤ a few thousand) with wide headroom; the standard introspection query (depth 21) passes.
+ */
+export function hardeningPlugins(limits: Config['graphqlLimits']): Plugin<ServerContext>[] {
+  const armor = EnvelopArmorPlugin<ServerContext>({
+    maxDepth: { n: limits.maxDepth, ignoreIntrospection: false, exposeLimits: true },
+    costLimit: { maxCost: limits.maxCost, ignoreIntrospection: true, exposeLimits: true },
+    maxAliases: { n: limits.maxAliases, exposeLimits: true },
+    maxDirectives: { n: limits.maxDirectives, exposeLimits: true },
+    maxTokens: { n: limits.maxTokens, exposeLimits: true },
+    // Suggestions are handled per caller by useSchemaPrivacy.
+    blockFieldSuggestion: { enabled: false },
+  });
+  return [
+    armor as Plugin<ServerContext>,
+    useSchemaPrivacy(),
+    // Every legitimate request carries Authorization, which browsers never add to a cross-site form post.
+    useCSRFPrevention({ requestHeaders: ['authorization', 'x-graphql-yoga-csrf'] }) as Plugin<ServerContext>,
+  ];
+}
