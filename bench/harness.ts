@@ -1,4 +1,7 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
@@ -34,10 +37,35 @@ async function withAdminClient<T>(adminUrl: string, fn: (client: pg.Client) => P
   }
 }
 
+/** Starts bench/reaper.ts, which drops `name` as soon as this process is gone; see there for why. */
+function startReaper(adminUrl: string, name: string): ChildProcess {
+  const reaper = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./reaper.ts', import.meta.url))], {
+    // From the project root, so `--import tsx` resolves to the project's tsx.
+    cwd: fileURLToPath(new URL('..', import.meta.url)),
+    // Through the environment, not argv: the URL may carry a password, and argv is visible to everyone.
+    env: { ...process.env, INSIGHTS_BENCH_ADMIN_URL: adminUrl, INSIGHTS_BENCH_DATABASE: name },
+    stdio: ['pipe', 'ignore', 'inherit'],
+  });
+  reaper.on('error', (error) => process.stderr.write(`warning: bench reaper did not start: ${error.message}\n`));
+  // Neither the reaper nor its pipe may keep this process alive; the pipe closing is the reaper's signal.
+  reaper.unref();
+  if (reaper.stdin instanceof Socket) reaper.stdin.unref();
+  reaper.stdin?.on('error', () => undefined);
+  return reaper;
+}
+
 export async function createScratchDatabase(adminUrl: string): Promise<ScratchDatabase> {
   // Hex only, so the name is safe to splice into DDL (identifiers cannot be bound parameters).
   const name = `insights_bench_${randomBytes(4).toString('hex')}`;
-  await withAdminClient(adminUrl, (client) => client.query(`CREATE DATABASE "${name}"`));
+  // Started before the database exists, so there is no moment at which a kill would leave it behind.
+  const reaper = startReaper(adminUrl, name);
+  const release = () => reaper.stdin?.end();
+  try {
+    await withAdminClient(adminUrl, (client) => client.query(`CREATE DATABASE "${name}"`));
+  } catch (error) {
+    release();
+    throw error;
+  }
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   let dropping: Promise<void> | undefined;
@@ -45,9 +73,10 @@ export async function createScratchDatabase(adminUrl: string): Promise<ScratchDa
     name,
     url: url.toString(),
     drop: () => {
+      // Dropped here rather than left to the reaper so a failure is reported; the reaper then finds nothing.
       dropping ??= withAdminClient(adminUrl, async (client) => {
         await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-      });
+      }).finally(release);
       return dropping;
     },
   };

@@ -37,6 +37,17 @@ export async function createApiKey(
   return { key, id: created.id };
 }
 
+export class ApiKeyNotFoundError extends Error {}
+
+/** Revokes a key. Idempotent: revoking a revoked key keeps its first revocation time. */
+export async function revokeApiKey(db: Database, id: string) {
+  const existing = await db.prisma.apiKey.findUnique({ where: { id } });
+  if (!existing) throw new ApiKeyNotFoundError(`No API key with id ${id}`);
+  if (existing.revokedAt) return { apiKey: existing, newlyRevoked: false };
+  const apiKey = await db.prisma.apiKey.update({ where: { id }, data: { revokedAt: new Date() } });
+  return { apiKey, newlyRevoked: true };
+}
+
 /**
  * Makes sure an administrator can get in on a fresh install: INSIGHTS_ADMIN_KEY is registered if it is not yet,
  * otherwise a key is generated when none exists at all and printed once (only its hash is stored).
@@ -89,6 +100,13 @@ export class ApiKeyAuthenticator {
     private readonly cacheTtlMs = 5_000,
     private readonly maxCacheEntries = 10_000,
   ) {}
+
+  /** Drops a key from this instance's cache at once (other instances follow within the cache TTL). */
+  invalidate(keyId: string): void {
+    for (const [hash, entry] of this.cache) {
+      if (entry.principal?.keyId === keyId) this.cache.delete(hash);
+    }
+  }
 
   async authenticate(presentedKey: string): Promise<Principal | null> {
     const keyHash = hashApiKey(presentedKey);

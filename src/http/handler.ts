@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { bearerToken } from '../auth/apiKeys.js';
 import type { RateLimiter } from '../auth/rateLimiter.js';
@@ -74,8 +75,9 @@ export function createRequestHandler(options: HandlerOptions) {
     if (req.method === 'POST') {
       const limit = principal && hasScope(principal, 'INGEST') ? limits.ingestBodyBytes : limits.bodyBytes;
       try {
-        // whatwg-node (under yoga) uses an already-read body instead of the stream.
-        (req as IncomingMessage & { body?: Buffer }).body = await readBody(req, limit);
+        // whatwg-node (under yoga) uses an already-read body instead of the stream. A stream rather than the
+        // Buffer itself: it calls Object.keys() on the body, which on a Buffer lists every byte.
+        (req as IncomingMessage & { body?: Readable }).body = Readable.from([await readBody(req, limit)]);
       } catch (error) {
         if (!(error instanceof BodyTooLargeError)) throw error;
         req.resume();

@@ -3,13 +3,25 @@ import type { EventBus } from '../realtime/pubsub.js';
 import type { Family, RowsByFamily, Stored } from './families.js';
 import { FAMILIES } from './families.js';
 import { insertRows } from './bulkWriter.js';
+import { claimIdempotencyKey, storeIdempotentResult, type IdempotencyClaim } from './idempotency.js';
 import { validateLists, type ListToValidate } from './validation.js';
 
 export interface IngestRequest {
   lists: ListToValidate<Family>[];
+  /** When given, a retry with the same claim returns the first result and writes nothing. */
+  idempotency?: IdempotencyClaim | null;
 }
 
 export type StoredByFamily = { [F in Family]: Stored<RowsByFamily[F][number]>[] };
+
+const countOf = (stored: StoredByFamily) => FAMILIES.reduce((sum, family) => sum + stored[family].length, 0);
+const emptyStored = (): StoredByFamily => ({
+  activities: [],
+  systemMetrics: [],
+  applicationMetrics: [],
+  userMetrics: [],
+  performanceMetrics: [],
+});
 
 const METRIC_KIND = {
   systemMetrics: 'SYSTEM',
@@ -29,18 +41,25 @@ export class Ingestor {
     private readonly maxItems: number,
   ) {}
 
-  async ingest(request: IngestRequest): Promise<{ count: number; stored: StoredByFamily }> {
-    const rows = validateLists(request.lists, { receivedAt: new Date(), maxItems: this.maxItems });
-    const stored = await this.db.transaction(async (tx) => {
-      const result = {} as StoredByFamily;
-      for (const family of FAMILIES) {
-        (result as Record<Family, unknown>)[family] = await insertRows(tx, family, rows[family]);
+  async ingest(request: IngestRequest): Promise<{ count: number; stored: StoredByFamily; replayed: boolean }> {
+    const receivedAt = new Date();
+    const rows = validateLists(request.lists, { receivedAt, maxItems: this.maxItems });
+    const claim = request.idempotency ?? null;
+    const outcome = await this.db.transaction(async (tx) => {
+      if (claim) {
+        const previous = await claimIdempotencyKey<{ count: number }>(tx, claim);
+        if (!previous.fresh) return { replayedCount: previous.result.count, stored: null };
       }
-      return result;
+      const stored = {} as StoredByFamily;
+      for (const family of FAMILIES) {
+        (stored as Record<Family, unknown>)[family] = await insertRows(tx, family, rows[family], receivedAt);
+      }
+      if (claim) await storeIdempotentResult(tx, claim, { count: countOf(stored) });
+      return { replayedCount: null, stored };
     });
-    await this.publish(stored);
-    const count = FAMILIES.reduce((sum, family) => sum + stored[family].length, 0);
-    return { count, stored };
+    if (outcome.stored === null) return { count: outcome.replayedCount ?? 0, stored: emptyStored(), replayed: true };
+    await this.publish(outcome.stored);
+    return { count: countOf(outcome.stored), stored: outcome.stored, replayed: false };
   }
 
   private async publish(stored: StoredByFamily): Promise<void> {

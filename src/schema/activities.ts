@@ -2,7 +2,7 @@ import { parseFilter, prismaWhere } from '../analytics/filters.js';
 import { userActivityStats } from '../analytics/userActivityStats.js';
 import { InputValidationError } from '../ingest/validation.js';
 import { builder } from './builder.js';
-import { assertRecordCursors, BatchResult, CONNECTION_SIZES, KeyCount, NEWEST_FIRST, parseRecordId } from './common.js';
+import { assertRecordCursors, BatchResult, IDEMPOTENCY_KEY_ARGUMENT, CONNECTION_SIZES, KeyCount, NEWEST_FIRST, parseRecordId } from './common.js';
 import { UserActivityFilter } from './filters.js';
 import { recordMany, recordOne } from './recording.js';
 
@@ -124,7 +124,7 @@ builder.mutationFields((t) => ({
   recordUserActivities: t.field({
     type: BatchResult,
     description: 'Stores a batch (at most INSIGHTS_BATCH_SIZE records) in one statement; all or nothing.',
-    args: { input: t.arg({ type: [UserActivityInput], required: true }) },
-    resolve: (_root, args, ctx) => recordMany(ctx, 'activities', args.input),
+    args: { input: t.arg({ type: [UserActivityInput], required: true }), idempotencyKey: t.arg.string(IDEMPOTENCY_KEY_ARGUMENT) },
+    resolve: (_root, args, ctx) => recordMany(ctx, 'recordUserActivities', 'activities', args.input, args.idempotencyKey),
   }),
 }));

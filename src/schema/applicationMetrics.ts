@@ -1,7 +1,7 @@
 import { applicationMetricStats } from '../analytics/applicationMetricStats.js';
 import { parseFilter, prismaWhere } from '../analytics/filters.js';
 import { builder } from './builder.js';
-import { assertRecordCursors, BatchResult, CONNECTION_SIZES, MetricInterface, MetricTypeEnum, NEWEST_FIRST, parseRecordId } from './common.js';
+import { assertRecordCursors, BatchResult, IDEMPOTENCY_KEY_ARGUMENT, CONNECTION_SIZES, MetricInterface, MetricTypeEnum, NEWEST_FIRST, parseRecordId } from './common.js';
 import { ApplicationMetricFilter } from './filters.js';
 import { recordMany, recordOne } from './recording.js';
 
@@ -91,7 +91,7 @@ builder.mutationFields((t) => ({
   recordApplicationMetrics: t.field({
     type: BatchResult,
     description: 'Stores a batch (at most INSIGHTS_BATCH_SIZE records) in one statement; all or nothing.',
-    args: { input: t.arg({ type: [ApplicationMetricInput], required: true }) },
-    resolve: (_root, args, ctx) => recordMany(ctx, 'applicationMetrics', args.input),
+    args: { input: t.arg({ type: [ApplicationMetricInput], required: true }), idempotencyKey: t.arg.string(IDEMPOTENCY_KEY_ARGUMENT) },
+    resolve: (_root, args, ctx) => recordMany(ctx, 'recordApplicationMetrics', 'applicationMetrics', args.input, args.idempotencyKey),
   }),
 }));

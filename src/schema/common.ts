@@ -43,8 +43,17 @@ export const MetricInterface = builder.interfaceRef<MetricShape>('Metric').imple
 
 export const BatchResult = builder.simpleObject('BatchResult', {
   description: 'Outcome of a batch write: how many records were stored.',
-  fields: (t) => ({ count: t.int() }),
+  fields: (t) => ({
+    count: t.int(),
+    replayed: t.boolean({ description: 'True when this answers a retry: the records were stored by the first request.' }),
+  }),
 });
+
+export const IDEMPOTENCY_KEY_ARGUMENT = {
+  description:
+    'Any unique string (a UUID): a retry with the same key within 24 hours stores nothing new and returns the first result; ' +
+    'the same key with a different request is refused.',
+};
 
 export const KeyCount = builder.simpleObject('KeyCount', {
   fields: (t) => ({ key: t.string(), count: t.int() }),

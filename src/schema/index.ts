@@ -8,6 +8,7 @@ import './userMetrics.js';
 import './performanceMetrics.js';
 import './ingest.js';
 import './subscriptions.js';
+import './apiKeys.js';
 
 export const schema = builder.toSchema({ sortSchema: true });
 

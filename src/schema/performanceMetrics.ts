@@ -2,7 +2,7 @@ import { parseFilter, prismaWhere } from '../analytics/filters.js';
 import { performanceTrends, TREND_INTERVALS } from '../analytics/performanceTrends.js';
 import { InputValidationError } from '../ingest/validation.js';
 import { builder } from './builder.js';
-import { assertRecordCursors, BatchResult, CONNECTION_SIZES, MetricInterface, MetricTypeEnum, NEWEST_FIRST, parseRecordId } from './common.js';
+import { assertRecordCursors, BatchResult, IDEMPOTENCY_KEY_ARGUMENT, CONNECTION_SIZES, MetricInterface, MetricTypeEnum, NEWEST_FIRST, parseRecordId } from './common.js';
 import { PerformanceMetricFilter } from './filters.js';
 import { recordMany, recordOne } from './recording.js';
 
@@ -114,7 +114,7 @@ builder.mutationFields((t) => ({
   recordPerformanceMetrics: t.field({
     type: BatchResult,
     description: 'Stores a batch (at most INSIGHTS_BATCH_SIZE records) in one statement; all or nothing.',
-    args: { input: t.arg({ type: [PerformanceMetricInput], required: true }) },
-    resolve: (_root, args, ctx) => recordMany(ctx, 'performanceMetrics', args.input),
+    args: { input: t.arg({ type: [PerformanceMetricInput], required: true }), idempotencyKey: t.arg.string(IDEMPOTENCY_KEY_ARGUMENT) },
+    resolve: (_root, args, ctx) => recordMany(ctx, 'recordPerformanceMetrics', 'performanceMetrics', args.input, args.idempotencyKey),
   }),
 }));

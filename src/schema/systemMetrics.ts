@@ -1,7 +1,7 @@
 import { currentSystemMetrics } from '../analytics/currentSystemMetrics.js';
 import { parseFilter, prismaWhere } from '../analytics/filters.js';
 import { builder } from './builder.js';
-import { assertRecordCursors, BatchResult, CONNECTION_SIZES, MetricInterface, MetricTypeEnum, NEWEST_FIRST, parseRecordId, toModel } from './common.js';
+import { assertRecordCursors, BatchResult, IDEMPOTENCY_KEY_ARGUMENT, CONNECTION_SIZES, MetricInterface, MetricTypeEnum, NEWEST_FIRST, parseRecordId, toModel } from './common.js';
 import { SystemMetricFilter } from './filters.js';
 import { recordMany, recordOne } from './recording.js';
 
@@ -75,7 +75,7 @@ builder.mutationFields((t) => ({
   recordSystemMetrics: t.field({
     type: BatchResult,
     description: 'Stores a batch (at most INSIGHTS_BATCH_SIZE records) in one statement; all or nothing.',
-    args: { input: t.arg({ type: [SystemMetricInput], required: true }) },
-    resolve: (_root, args, ctx) => recordMany(ctx, 'systemMetrics', args.input),
+    args: { input: t.arg({ type: [SystemMetricInput], required: true }), idempotencyKey: t.arg.string(IDEMPOTENCY_KEY_ARGUMENT) },
+    resolve: (_root, args, ctx) => recordMany(ctx, 'recordSystemMetrics', 'systemMetrics', args.input, args.idempotencyKey),
   }),
 }));

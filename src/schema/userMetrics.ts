@@ -1,6 +1,6 @@
 import { parseFilter, prismaWhere } from '../analytics/filters.js';
 import { builder } from './builder.js';
-import { assertRecordCursors, BatchResult, CONNECTION_SIZES, MetricInterface, MetricTypeEnum, NEWEST_FIRST, parseRecordId } from './common.js';
+import { assertRecordCursors, BatchResult, IDEMPOTENCY_KEY_ARGUMENT, CONNECTION_SIZES, MetricInterface, MetricTypeEnum, NEWEST_FIRST, parseRecordId } from './common.js';
 import { UserMetricFilter } from './filters.js';
 import { recordMany, recordOne } from './recording.js';
 
@@ -69,7 +69,7 @@ builder.mutationFields((t) => ({
   recordUserMetrics: t.field({
     type: BatchResult,
     description: 'Stores a batch (at most INSIGHTS_BATCH_SIZE records) in one statement; all or nothing.',
-    args: { input: t.arg({ type: [UserMetricInput], required: true }) },
-    resolve: (_root, args, ctx) => recordMany(ctx, 'userMetrics', args.input),
+    args: { input: t.arg({ type: [UserMetricInput], required: true }), idempotencyKey: t.arg.string(IDEMPOTENCY_KEY_ARGUMENT) },
+    resolve: (_root, args, ctx) => recordMany(ctx, 'recordUserMetrics', 'userMetrics', args.input, args.idempotencyKey),
   }),
 }));

@@ -1,0 +1,201 @@
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import {
+  createScratchDatabase,
+  DEFAULT_ADMIN_URL,
+  existingScratchDatabases,
+  startService,
+  untilAborted,
+  withinMs,
+  type RunningService,
+  type ScratchDatabase,
+} from './harness.js';
+import { runIngestBenchmark } from './ingest.js';
+
+/**
+ * Entry point of `npm run bench`. Sets up once what every benchmark needs (a scratch database, the real
+ * service in this process) and runs the benchmarks in turn; add new ones as modules called from main().
+ */
+
+const USAGE = `Usage: npm run bench -- [options]
+
+  --rows N       rows written by each ingest path (default 200000, at most 2000000)
+  --clients N    concurrent HTTP clients and COPY connections (default 4)
+  --batch N      records per recordSystemMetrics request (default 1000)
+  --warmup N     untimed GraphQL batches before the timed run (default 5)
+  --redis        publish through Redis (REDIS_URL or redis://127.0.0.1:6379) instead of in-process
+  --timeout S    give up after S seconds, cleaning up first (default 600)
+
+The admin connection used to create and drop the scratch database is DATABASE_URL,
+or ${DEFAULT_ADMIN_URL}.`;
+
+interface Options {
+  rows: number;
+  clients: number;
+  batch: number;
+  warmup: number;
+  redis: boolean;
+  timeoutSeconds: number;
+}
+
+function positiveInteger(name: string, raw: string, min: number, max: number): number {
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`--${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+function parseOptions(argv: string[]): Options | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      rows: { type: 'string', default: '200000' },
+      clients: { type: 'string', default: '4' },
+      batch: { type: 'string', default: '1000' },
+      warmup: { type: 'string', default: '5' },
+      redis: { type: 'boolean', default: false },
+      timeout: { type: 'string', default: '600' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) return 'help';
+  return {
+    // Everything is pre-serialised in memory (about 1 KB a row in all), so the row count is capped.
+    rows: positiveInteger('rows', values.rows, 1, 2_000_000),
+    clients: positiveInteger('clients', values.clients, 1, 64),
+    // The service refuses batches above INSIGHTS_BATCH_SIZE, whose default (1000) the benchmark keeps.
+    batch: positiveInteger('batch', values.batch, 1, 1000),
+    warmup: positiveInteger('warmup', values.warmup, 0, 1000),
+    redis: values.redis,
+    timeoutSeconds: positiveInteger('timeout', values.timeout, 10, 86_400),
+  };
+}
+
+async function postgresVersion(url: string): Promise<string> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    const result = await client.query<{ server_version: string }>('SHOW server_version');
+    return result.rows[0]?.server_version ?? 'unknown';
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+const print = (line: string) => process.stdout.write(`${line}\n`);
+
+async function main(): Promise<number> {
+  let options: Options | 'help';
+  try {
+    options = parseOptions(process.argv.slice(2));
+  } catch (error) {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n\n${USAGE}\n`);
+    return 2;
+  }
+  if (options === 'help') {
+    print(USAGE);
+    return 0;
+  }
+
+  const adminUrl = process.env.DATABASE_URL ?? DEFAULT_ADMIN_URL;
+  const redisUrl = options.redis ? (process.env.REDIS_URL ?? 'redis://127.0.0.1:6379') : undefined;
+
+  // One bound for the whole run, and Ctrl-C, both go through this signal so cleanup always happens.
+  const deadline = new AbortController();
+  const timer = setTimeout(
+    () => deadline.abort(new Error(`benchmark exceeded --timeout ${options.timeoutSeconds}s`)),
+    options.timeoutSeconds * 1000,
+  );
+  // tsx re-sends a signal its child has not acknowledged within ~30 ms, so a busy event loop sees one Ctrl-C
+  // twice; only a second Ctrl-C well after the first means "skip cleanup, exit now".
+  let firstSignalAt: number | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (firstSignalAt === undefined) {
+      firstSignalAt = Date.now();
+      deadline.abort(new Error(`interrupted by ${signal}`));
+    } else if (Date.now() - firstSignalAt > 2_000) {
+      process.exit(130);
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const started = Date.now();
+  let scratch: ScratchDatabase | undefined;
+  let service: RunningService | undefined;
+  let exitCode = 0;
+  try {
+    const pgVersion = await untilAborted(postgresVersion(adminUrl), deadline.signal);
+    const earlier = await untilAborted(existingScratchDatabases(adminUrl), deadline.signal);
+    scratch = await untilAborted(createScratchDatabase(adminUrl), deadline.signal);
+    service = await untilAborted(startService(scratch.url, { redisUrl }), deadline.signal);
+
+    print('Insights benchmarks');
+    print(
+      `node ${process.version} · ${os.availableParallelism()} CPUs (${os.cpus()[0]?.model.trim() ?? 'unknown'}) · ` +
+        `PostgreSQL ${pgVersion} · pub/sub ${service.pubsub}`,
+    );
+    print(`scratch database ${scratch.name} (dropped at exit) · service at ${service.url}`);
+    print(
+      'note: the load generator runs in the service process and shares its event loop; service, client and ' +
+        'PostgreSQL share the same CPUs.',
+    );
+    if (earlier.length > 0) {
+      print(
+        `note: ${earlier.length} scratch database(s) of other or killed runs exist (${earlier.join(', ')}); ` +
+          'drop them with DROP DATABASE … WITH (FORCE) once no benchmark is running.',
+      );
+    }
+    print('');
+
+    const ingest = await untilAborted(
+      runIngestBenchmark({
+        graphqlUrl: service.graphqlUrl,
+        apiKey: service.apiKey,
+        databaseUrl: scratch.url,
+        rows: options.rows,
+        clients: options.clients,
+        batchSize: options.batch,
+        warmupBatches: options.warmup,
+        signal: deadline.signal,
+        print,
+      }),
+      deadline.signal,
+    );
+    if (ingest.problems.length > 0) {
+      exitCode = 1;
+      for (const problem of ingest.problems) process.stderr.write(`FAILED: ${problem}\n`);
+    }
+  } catch (error) {
+    exitCode = 1;
+    // A timeout or Ctrl-C is expected and says it all; anything else gets its stack.
+    const detail =
+      error instanceof Error ? (deadline.signal.aborted ? error.message : (error.stack ?? error.message)) : String(error);
+    process.stderr.write(`FAILED: ${detail}\n`);
+  } finally {
+    clearTimeout(timer);
+    // Each step is bounded and independent: a service that will not stop must not keep the database alive.
+    // Should the drop fail or this process be killed first, bench/reaper.ts drops the database after exit.
+    if (service) {
+      await withinMs(service.stop(), 15_000, 'stopping the service').catch((error: unknown) => {
+        process.stderr.write(`warning: ${String(error)}\n`);
+      });
+    }
+    if (scratch) {
+      await withinMs(scratch.drop(), 60_000, `dropping ${scratch.name}`).catch((error: unknown) => {
+        exitCode = 1;
+        process.stderr.write(`warning: could not drop scratch database ${scratch?.name}: ${String(error)}\n`);
+      });
+    }
+  }
+  print(`\ntotal wall time ${((Date.now() - started) / 1000).toFixed(1)}s${exitCode === 0 ? '' : ' (FAILED)'}`);
+  return exitCode;
+}
+
+// Exit explicitly: after a timeout, abandoned sockets or timers must not keep the process alive.
+process.exit(await main());
