@@ -1,10 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { Socket } from 'node:net';
+import { createServer as createNetServer, Socket, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { buildApp } from '../src/app.js';
-import { loadConfig } from '../src/config.js';
 
 /** Shared plumbing for every benchmark: a throw-away database, the real service, and time bounds. */
 
@@ -104,27 +102,69 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
-/** Starts the real service in this process, exactly as src/main.ts would, against the given database. */
-export async function startService(databaseUrl: string, options: { redisUrl?: string }): Promise<RunningService> {
-  const config = loadConfig({
+/** A free TCP port on loopback, for the service to listen on. */
+async function freePort(): Promise<number> {
+  const server = createNetServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/**
+ * Starts the real service as its own process (`node --import tsx src/main.ts`, what `npm start` runs), so the
+ * load generator in this process does not share the service's event loop, as in production.
+ */
+export async function startService(databaseUrl: string, options: { redisUrl?: string; env?: Record<string, string> }): Promise<RunningService> {
+  const port = await freePort();
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
     DATABASE_URL: databaseUrl,
-    PORT: '0',
+    PORT: String(port),
     // Loopback only: the benchmark has no reason to expose a port on the machine's interfaces.
     HOST: '127.0.0.1',
-    LOG_LEVEL: 'silent',
+    LOG_LEVEL: 'warn',
     MONITORING_ENABLED: 'false',
     INSIGHTS_ADMIN_KEY: BENCH_ADMIN_KEY,
-    REDIS_URL: options.redisUrl,
+    // The benchmark is one client pushing as fast as it can; the per-key limits are not what is measured.
+    INSIGHTS_RATE_LIMIT_ADMIN: '0',
+    ...(options.redisUrl ? { REDIS_URL: options.redisUrl } : {}),
+    ...options.env,
+  };
+  const profile = process.env.BENCH_CPU_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}`] : [];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'src/main.ts'], {
+    cwd: fileURLToPath(new URL('..', import.meta.url)),
+    env,
+    stdio: ['ignore', 'ignore', 'inherit'],
   });
-  // A private topic prefix keeps benchmark traffic away from any other Insights sharing this Redis.
-  const app = buildApp(config, { topicPrefix: `insights-bench-${randomBytes(4).toString('hex')}:` });
-  const { url } = await app.start();
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  let health: { pubsub?: { mode?: 'redis' | 'in-process' } } | undefined;
+  while (!health) {
+    if (child.exitCode !== null) throw new Error(`the service exited with code ${child.exitCode} while starting`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error('the service did not become healthy within 60 s');
+    }
+    try {
+      const response = await fetch(`${url}/health`);
+      if (response.ok) health = (await response.json()) as typeof health;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
   return {
     url,
     graphqlUrl: `${url}/graphql`,
     apiKey: BENCH_ADMIN_KEY,
-    pubsub: app.services.bus.health().mode,
-    stop: () => app.stop(),
+    pubsub: health?.pubsub?.mode ?? 'in-process',
+    stop: async () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      const code = await exited;
+      if (code !== 0 && code !== null) process.stderr.write(`warning: the service exited with code ${code}\n`);
+    },
   };
 }
 

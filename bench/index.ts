@@ -142,7 +142,7 @@ async function main(): Promise<number> {
     );
     print(`scratch database ${scratch.name} (dropped at exit) · service at ${service.url}`);
     print(
-      'note: the load generator runs in the service process and shares its event loop; service, client and ' +
+      'note: the service runs as its own process (node --import tsx src/main.ts); service, load generator and ' +
         'PostgreSQL share the same CPUs.',
     );
     if (earlier.length > 0) {
