@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { useEngine } from '@envelop/core';
-import { execute, subscribe } from 'graphql';
+import { execute, GraphQLError, subscribe } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import pino, { type Logger } from 'pino';
 import { ApiKeyAuthenticator, bootstrapAdminKey } from './auth/apiKeys.js';
@@ -43,6 +43,28 @@ export interface AppOptions {
 }
 
 const WEBSOCKET_MAX_PAYLOAD_BYTES = 1024 * 1024;
+
+/**
+ * graphql-js reports bad variables as a result with errors and no data, but leaves the HTTP status to the
+ * server; GraphQL over HTTP wants 400 for such request errors (as yoga's default executor marks them).
+ */
+const executeMarkingRequestErrors: typeof execute = (args) => {
+  const result = execute(args);
+  if (result instanceof Promise || 'data' in result || !result.errors) return result;
+  return {
+    errors: result.errors.map(
+      (error) =>
+        new GraphQLError(error.message, {
+          nodes: error.nodes,
+          source: error.source,
+          positions: error.positions,
+          path: error.path,
+          originalError: error.originalError,
+          extensions: { ...error.extensions, http: { status: 400 } },
+        }),
+    ),
+  };
+};
 
 function rateLimitPolicies(limits: Config['rateLimits']): RateLimitPolicies {
   const policy = (perSecond: number) => ({ perSecond, burst: Math.max(1, perSecond * limits.burstSeconds) });
@@ -90,7 +112,7 @@ export function buildApp(config: Config, options: AppOptions = {}): App {
       plugins: [
         // graphql-js's own executor: yoga's default (@graphql-tools/executor) deep-copies every variable first,
         // which costs several percent on a 1,000-record batch, for @defer/@stream support we do not use.
-        useEngine({ execute, subscribe }),
+        useEngine({ execute: executeMarkingRequestErrors, subscribe }),
         ...hardeningPlugins(config.graphqlLimits),
       ],
       // The transport (HTTP handler or WebSocket connection_init) has already checked the key.

@@ -1,4 +1,5 @@
 import type { Family, RowsByFamily } from './families.js';
+import { serializeJson } from './validation.js';
 
 /**
  * How each family maps onto its table, for the bulk writer and raw reads. Identifiers here are constants of
@@ -19,7 +20,7 @@ export interface TableSpec<Row> {
 
 type Specs = { [F in Family]: TableSpec<RowsByFamily[F][number]> };
 
-const json = (value: unknown) => (value === null || value === undefined ? null : JSON.stringify(value));
+const json = (value: unknown) => (value === null || value === undefined ? null : serializeJson(value));
 
 const metricColumns = [
   { column: 'metric_name', field: 'metricName', pgType: 'text', get: (row: { metricName: string }) => row.metricName },

@@ -1,16 +1,8 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import type {
-  ApplicationMetricRow,
-  Family,
-  PerformanceMetricRow,
-  RowsByFamily,
-  SystemMetricRow,
-  UserActivityRow,
-  UserMetricRow,
-} from './families.js';
+import type { Family, RowsByFamily } from './families.js';
 import { METRIC_TYPES } from './families.js';
-import type { JsonObject, JsonValue } from './json.js';
+import type { JsonObject } from './json.js';
 
 /** Limits on what one record may carry; see README "Input limits". */
 export const LIMITS = {
@@ -39,34 +31,6 @@ export function textProblem(value: string): string | null {
 }
 const hasNul = (value: string) => textProblem(value) !== null;
 
-const name = z
-  .string()
-  .min(1, { message: 'must not be empty' })
-  .max(LIMITS.nameMaxLength, { message: `must be at most ${LIMITS.nameMaxLength} characters` })
-  .regex(NAME_PATTERN, { message: 'may only contain letters, digits and _ . : / -' });
-
-/** A string of at most `max` characters that PostgreSQL can store as given. */
-export const text = (max: number) =>
-  z
-    .string()
-    .max(max, { message: `must be at most ${max} characters` })
-    .superRefine((value, ctx) => {
-      const problem = textProblem(value);
-      if (problem) ctx.addIssue({ code: 'custom', message: problem });
-    });
-
-const requiredId = text(LIMITS.idMaxLength).min(1, { message: 'must not be empty' });
-const optionalText = (max: number) => text(max).nullish().transform((value) => value ?? null);
-
-const finiteNumber = z.number({ message: 'must be a number' }).refine(Number.isFinite, { message: 'must be finite' });
-const metricValue = finiteNumber.refine((value) => Math.abs(value) <= LIMITS.valueMaxAbs, {
-  message: `must be between -${LIMITS.valueMaxAbs} and ${LIMITS.valueMaxAbs}`,
-});
-
-function jsonBytes(value: unknown): number {
-  return Buffer.byteLength(JSON.stringify(value) ?? '', 'utf8');
-}
-
 /** What PostgreSQL's jsonb would refuse or silently change: bad strings, and numbers JSON cannot carry. */
 function jsonProblem(value: unknown): string | null {
   if (typeof value === 'string') return textProblem(value);
@@ -79,138 +43,170 @@ function jsonProblem(value: unknown): string | null {
     return null;
   }
   if (value !== null && typeof value === 'object') {
-    for (const [key, inner] of Object.entries(value)) {
-      const problem = textProblem(key) ?? jsonProblem(inner);
+    for (const key in value) {
+      const problem = textProblem(key) ?? jsonProblem((value as Record<string, unknown>)[key]);
       if (problem) return problem;
     }
   }
   return null;
 }
 
-const jsonField = z
-  .custom<JsonValue>(() => true)
-  .superRefine((value, ctx) => {
-    if (value === undefined || value === null) return;
-    if (jsonBytes(value) > LIMITS.jsonMaxBytes) {
-      ctx.addIssue({ code: 'custom', message: `must be at most ${LIMITS.jsonMaxBytes} bytes as JSON` });
-    } else {
-      const problem = jsonProblem(value);
-      if (problem) ctx.addIssue({ code: 'custom', message: problem });
-    }
-  })
-  .nullish()
-  .transform((value): JsonValue | null => value ?? null);
-
-const tags = z
-  .custom<JsonObject>(() => true)
-  .superRefine((value, ctx) => {
-    if (value === undefined || value === null) return;
-    if (typeof value !== 'object' || Array.isArray(value)) {
-      ctx.addIssue({ code: 'custom', message: 'must be an object of string, number or boolean values' });
-      return;
-    }
-    const entries = Object.entries(value);
-    if (entries.length > LIMITS.tagCount) {
-      ctx.addIssue({ code: 'custom', message: `must have at most ${LIMITS.tagCount} entries` });
-      return;
-    }
-    for (const [key, inner] of entries) {
-      if (key.length === 0 || key.length > LIMITS.tagKeyMaxLength || hasNul(key)) {
-        ctx.addIssue({ code: 'custom', message: `key "${key.slice(0, 40)}" must be 1-${LIMITS.tagKeyMaxLength} characters` });
-        return;
-      }
-      const kind = typeof inner;
-      if (kind !== 'string' && kind !== 'number' && kind !== 'boolean') {
-        ctx.addIssue({ code: 'custom', message: `value of "${key}" must be a string, number or boolean (tags are flat)` });
-        return;
-      }
-      const problem = jsonProblem(inner);
-      if (problem) {
-        ctx.addIssue({ code: 'custom', message: `value of "${key}" ${problem}` });
-        return;
-      }
-    }
-    if (jsonBytes(value) > LIMITS.jsonMaxBytes) {
-      ctx.addIssue({ code: 'custom', message: `must be at most ${LIMITS.jsonMaxBytes} bytes as JSON` });
-    }
-  })
-  .nullish()
-  .transform((value): JsonObject => value ?? {});
-
-function timestampField(receivedAt: Date) {
-  return z
-    .date({ message: 'must be a date-time' })
-    .nullish()
+/** A string of at most `max` characters that PostgreSQL can store as given (zod form, for filters and admin inputs). */
+export const text = (max: number) =>
+  z
+    .string()
+    .max(max, { message: `must be at most ${max} characters` })
     .superRefine((value, ctx) => {
-      if (!value) return;
-      if (Number.isNaN(value.getTime())) ctx.addIssue({ code: 'custom', message: 'must be a valid date-time' });
-      else if (value.getTime() > receivedAt.getTime() + LIMITS.futureSkewMs) {
-        ctx.addIssue({ code: 'custom', message: 'must not be more than 1 hour in the future' });
-      }
-    })
-    .transform((value) => value ?? receivedAt);
+      const problem = textProblem(value);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    });
+
+// Records are checked by hand-written rules rather than zod: a batch of 1,000 records is checked on every
+// ingest request, and this runs several times faster, allocating next to nothing for valid input.
+
+/** Returns the problem with a value, or null; `normalize` turns an accepted value into the stored one. */
+interface FieldRule {
+  field: string;
+  required: boolean;
+  check: (value: unknown) => string | null;
+  normalize?: (value: never) => unknown;
+  /** Value stored when the field is absent or null. */
+  absent?: () => unknown;
 }
 
-function metricBase(receivedAt: Date) {
+function stringProblem(value: unknown, max: number, min = 0): string | null {
+  if (typeof value !== 'string') return 'must be a string';
+  if (value.length < min) return 'must not be empty';
+  if (value.length > max) return `must be at most ${max} characters`;
+  return textProblem(value);
+}
+
+function nameProblem(value: unknown): string | null {
+  if (typeof value !== 'string') return 'must be a string';
+  if (value.length === 0) return 'must not be empty';
+  if (value.length > LIMITS.nameMaxLength) return `must be at most ${LIMITS.nameMaxLength} characters`;
+  return NAME_PATTERN.test(value) ? null : 'may only contain letters, digits and _ . : / -';
+}
+
+function numberProblem(value: unknown, min: number, max: number, range: string): string | null {
+  if (typeof value !== 'number') return 'must be a number';
+  if (!Number.isFinite(value)) return 'must be finite';
+  return value < min || value > max ? range : null;
+}
+
+function jsonBytes(value: unknown): number {
+  return Buffer.byteLength(serializeJson(value), 'utf8');
+}
+
+// Each JSON field is serialised once: for its size check here, then reused by the bulk writer.
+const serialised = new WeakMap<object, string>();
+export function serializeJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  let json = serialised.get(value);
+  if (json === undefined) {
+    json = JSON.stringify(value);
+    serialised.set(value, json);
+  }
+  return json;
+}
+
+function jsonFieldProblem(value: unknown): string | null {
+  if (jsonBytes(value) > LIMITS.jsonMaxBytes) return `must be at most ${LIMITS.jsonMaxBytes} bytes as JSON`;
+  return jsonProblem(value);
+}
+
+function tagsProblem(value: unknown): string | null {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return 'must be an object of string, number or boolean values';
+  }
+  let count = 0;
+  for (const key in value) {
+    count += 1;
+    if (count > LIMITS.tagCount) return `must have at most ${LIMITS.tagCount} entries`;
+    if (key.length === 0 || key.length > LIMITS.tagKeyMaxLength || hasNul(key)) {
+      return `key "${key.slice(0, 40)}" must be 1-${LIMITS.tagKeyMaxLength} characters`;
+    }
+    const inner = (value as Record<string, unknown>)[key];
+    const kind = typeof inner;
+    if (kind !== 'string' && kind !== 'number' && kind !== 'boolean') {
+      return `value of "${key}" must be a string, number or boolean (tags are flat)`;
+    }
+    const problem = jsonProblem(inner);
+    if (problem) return `value of "${key}" ${problem}`;
+  }
+  return jsonBytes(value) > LIMITS.jsonMaxBytes ? `must be at most ${LIMITS.jsonMaxBytes} bytes as JSON` : null;
+}
+
+function timestampRule(receivedAt: Date): FieldRule {
+  const latest = receivedAt.getTime() + LIMITS.futureSkewMs;
   return {
-    metricName: name,
-    metricType: z.enum(METRIC_TYPES, { message: `must be one of ${METRIC_TYPES.join(', ')}` }),
-    value: metricValue,
-    unit: optionalText(LIMITS.unitMaxLength),
-    tags,
-    timestamp: timestampField(receivedAt),
+    field: 'timestamp',
+    required: false,
+    check: (value) => {
+      const time = value instanceof Date ? value.getTime() : typeof value === 'string' ? Date.parse(value) : Number.NaN;
+      if (!(value instanceof Date) && typeof value !== 'string') return 'must be a date-time';
+      if (Number.isNaN(time)) return 'must be a valid date-time';
+      return time > latest ? 'must not be more than 1 hour in the future' : null;
+    },
+    normalize: (value: Date | string) => (value instanceof Date ? value : new Date(value)),
+    absent: () => receivedAt,
   };
 }
 
-function schemas(receivedAt: Date) {
-  const base = metricBase(receivedAt);
+const nullable = () => null;
+const required = (field: string, check: FieldRule['check']): FieldRule => ({ field, required: true, check });
+const optional = (field: string, check: FieldRule['check']): FieldRule => ({ field, required: false, check, absent: nullable });
+const optionalText = (field: string, max: number) => optional(field, (value) => stringProblem(value, max));
+const jsonRule = (field: string) => optional(field, jsonFieldProblem);
+
+function metricRules(receivedAt: Date): FieldRule[] {
+  const metricTypes: readonly unknown[] = METRIC_TYPES;
+  return [
+    required('metricName', nameProblem),
+    required('metricType', (value) => (metricTypes.includes(value) ? null : `must be one of ${METRIC_TYPES.join(', ')}`)),
+    required('value', (value) =>
+      numberProblem(value, -LIMITS.valueMaxAbs, LIMITS.valueMaxAbs, `must be between -${LIMITS.valueMaxAbs} and ${LIMITS.valueMaxAbs}`),
+    ),
+    optionalText('unit', LIMITS.unitMaxLength),
+    { field: 'tags', required: false, check: tagsProblem, absent: () => ({}) },
+    timestampRule(receivedAt),
+  ];
+}
+
+function familyRules(receivedAt: Date): Record<Family, FieldRule[]> {
+  const metric = metricRules(receivedAt);
+  const userId = required('userId', (value) => stringProblem(value, LIMITS.idMaxLength, 1));
   return {
-    activities: z.object({
-      userId: requiredId,
-      activityType: name,
-      description: optionalText(LIMITS.textMaxLength),
-      ipAddress: z
-        .string()
+    activities: [
+      userId,
+      required('activityType', nameProblem),
+      optionalText('description', LIMITS.textMaxLength),
+      optional('ipAddress', (value) =>
         // Zone ids (fe80::1%eth0) name an interface of the sender's machine: meaningless here, and unbounded.
-        .refine((value) => value.length <= LIMITS.ipAddressMaxLength && !value.includes('%') && isIP(value) !== 0, {
-          message: 'must be a valid IPv4 or IPv6 address (without zone id)',
-        })
-        .nullish()
-        .transform((value) => value ?? null),
-      userAgent: optionalText(1024),
-      referrer: optionalText(2048),
-      metadata: jsonField,
-      timestamp: timestampField(receivedAt),
-    }) satisfies z.ZodType<UserActivityRow, unknown>,
-    systemMetrics: z
-      .object({ ...base, dimensions: jsonField })
-      .transform((row): SystemMetricRow => ({ ...row, host: hostOf(row.tags) })),
-    applicationMetrics: z.object({ ...base, appName: name, metadata: jsonField }) satisfies z.ZodType<
-      ApplicationMetricRow,
-      unknown
-    >,
-    userMetrics: z.object({
-      ...base,
-      userId: requiredId,
-      sessionId: optionalText(LIMITS.idMaxLength),
-    }) satisfies z.ZodType<UserMetricRow, unknown>,
-    performanceMetrics: z.object({
-      ...base,
-      responseTimeMs: finiteNumber
-        .refine((value) => value >= 0 && value <= LIMITS.responseTimeMaxMs, {
-          message: `must be between 0 and ${LIMITS.responseTimeMaxMs}`,
-        })
-        .nullish()
-        .transform((value) => value ?? null),
-      statusCode: z
-        .number({ message: 'must be a number' })
-        .int({ message: 'must be a whole number' })
-        .min(100, { message: 'must be between 100 and 599' })
-        .max(599, { message: 'must be between 100 and 599' })
-        .nullish()
-        .transform((value) => value ?? null),
-      dimensions: jsonField,
-    }) satisfies z.ZodType<PerformanceMetricRow, unknown>,
+        typeof value === 'string' && value.length <= LIMITS.ipAddressMaxLength && !value.includes('%') && isIP(value) !== 0
+          ? null
+          : 'must be a valid IPv4 or IPv6 address (without zone id)',
+      ),
+      optionalText('userAgent', 1024),
+      optionalText('referrer', 2048),
+      jsonRule('metadata'),
+      timestampRule(receivedAt),
+    ],
+    systemMetrics: [...metric, jsonRule('dimensions')],
+    applicationMetrics: [...metric, required('appName', nameProblem), jsonRule('metadata')],
+    userMetrics: [...metric, userId, optionalText('sessionId', LIMITS.idMaxLength)],
+    performanceMetrics: [
+      ...metric,
+      optional('responseTimeMs', (value) =>
+        numberProblem(value, 0, LIMITS.responseTimeMaxMs, `must be between 0 and ${LIMITS.responseTimeMaxMs}`),
+      ),
+      optional('statusCode', (value) => {
+        if (typeof value !== 'number') return 'must be a number';
+        if (!Number.isInteger(value)) return 'must be a whole number';
+        return value < 100 || value > 599 ? 'must be between 100 and 599' : null;
+      }),
+      jsonRule('dimensions'),
+    ],
   };
 }
 
@@ -255,7 +251,7 @@ export function validateLists(
   lists: ListToValidate<Family>[],
   options: { receivedAt: Date; maxItems: number },
 ): RowsByFamily {
-  const families = schemas(options.receivedAt);
+  const families = familyRules(options.receivedAt);
   const rows: RowsByFamily = {
     activities: [],
     systemMetrics: [],
@@ -276,22 +272,41 @@ export function validateLists(
     ]);
   }
   for (const list of lists) {
-    const schema = families[list.family];
+    const rules = families[list.family];
+    const out = rows[list.family] as unknown[];
     list.items.forEach((item, index) => {
-      const result = schema.safeParse(item);
-      if (result.success) {
-        (rows[list.family] as unknown[]).push(result.data);
-        return;
-      }
-      for (const issue of result.error.issues) {
-        const field = issue.path.map(String).join('.') || '(record)';
+      const report = (field: string, message: string) =>
         issues.push({
           path: list.indexed ? `${list.path}[${index}].${field}` : `${list.path}.${field}`,
           index: list.indexed ? index : null,
           field,
-          message: issue.message,
+          message,
         });
+      if (typeof item !== 'object' || item === null) {
+        report('(record)', 'must be an object');
+        return;
       }
+      const record = item as Record<string, unknown>;
+      const row: Record<string, unknown> = {};
+      let valid = true;
+      for (const rule of rules) {
+        const value = record[rule.field];
+        if (value === undefined || value === null) {
+          if (rule.required) {
+            report(rule.field, 'is required');
+            valid = false;
+          } else row[rule.field] = rule.absent ? rule.absent() : null;
+          continue;
+        }
+        const problem = rule.check(value);
+        if (problem) {
+          report(rule.field, problem);
+          valid = false;
+        } else row[rule.field] = rule.normalize ? rule.normalize(value as never) : value;
+      }
+      if (!valid) return;
+      if (list.family === 'systemMetrics') row.host = hostOf(row.tags as JsonObject);
+      out.push(row);
     });
   }
   if (issues.length > 0) throw new InputValidationError(issues);
