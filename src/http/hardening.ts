@@ -39,6 +39,29 @@ function useSchemaPrivacy(): Plugin<ServerContext> {
 }
 
 /**
+ * yoga attaches the JSON parser's message to "invalid JSON" errors as extensions.originalError, and that
+ * message quotes the body: a caller could get megabytes of its own garbage back. The entry stays (yoga reads
+ * its presence to answer 400) but says only what kind of error it was.
+ */
+function useNoErrorInternals(): Plugin<ServerContext> {
+  const strip = (result: unknown) => {
+    const errors = (result as { errors?: { extensions?: Record<string, unknown> }[] } | null)?.errors;
+    for (const error of errors ?? []) {
+      const original = error.extensions?.originalError as { name?: unknown } | undefined;
+      if (error.extensions && original && typeof original === 'object') {
+        error.extensions.originalError = { name: String(original.name ?? 'Error'), message: 'see the error message' };
+      }
+    }
+  };
+  return {
+    onResultProcess({ result }) {
+      if (Array.isArray(result)) result.forEach(strip);
+      else strip(result);
+    },
+  };
+}
+
+/**
  * Limits on what a single operation may ask for, sized from the operations our dashboards and tests send
  * (depth ≤ 5, cost ≤ a few thousand) with wide headroom; the standard introspection query (depth 21) passes.
  */
@@ -55,6 +78,7 @@ export function hardeningPlugins(limits: Config['graphqlLimits']): Plugin<Server
   return [
     armor as Plugin<ServerContext>,
     useSchemaPrivacy(),
+    useNoErrorInternals(),
     // Every legitimate request carries Authorization, which browsers never add to a cross-site form post.
     useCSRFPrevention({ requestHeaders: ['authorization', 'x-graphql-yoga-csrf'] }) as Plugin<ServerContext>,
   ];
