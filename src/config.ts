@@ -1,5 +1,7 @@
+import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { parseSchedule } from './jobs/schedule.js';
 
 // The only module that reads process.env. Everything else receives a Config.
 
@@ -35,6 +37,18 @@ const redisUrl = z
   .url({ message: 'must be a URL' })
   .refine((value) => /^rediss?:\/\//.test(value), { message: 'must start with redis:// or rediss://' });
 
+/** A job schedule: cron (UTC) or an interval such as 30s; see src/jobs/schedule.ts. */
+const scheduleFromEnv = z
+  .string()
+  .transform((value) => value.trim())
+  .superRefine((value, ctx) => {
+    try {
+      parseSchedule(value);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: error instanceof Error ? error.message : String(error) });
+    }
+  });
+
 const envSchema = z.object({
   NODE_ENV: z.preprocess(emptyAsUndefined, z.enum(['development', 'production', 'test']).default('development')),
   LOG_LEVEL: z.preprocess(
@@ -69,6 +83,12 @@ const envSchema = z.object({
   INSIGHTS_RATE_LIMIT_BURST_SECONDS: z.preprocess(emptyAsUndefined, numberFromEnv(0.1, 3600).default(2)),
   INSIGHTS_SHUTDOWN_GRACE_MS: z.preprocess(emptyAsUndefined, intFromEnv(0, 600_000).default(10_000)),
   MONITORING_ENABLED: z.preprocess(emptyAsUndefined, booleanFromEnv.default(true)),
+  INSIGHTS_HOSTNAME: z.preprocess(emptyAsUndefined, z.string().trim().max(255, { message: 'must be at most 255 characters' }).optional()),
+  INSIGHTS_ENVIRONMENT: z.preprocess(emptyAsUndefined, z.string().trim().max(100, { message: 'must be at most 100 characters' }).optional()),
+  INSIGHTS_ARCHIVE_DIR: z.preprocess(emptyAsUndefined, z.string().optional()),
+  INSIGHTS_COLLECT_SCHEDULE: z.preprocess(emptyAsUndefined, scheduleFromEnv.optional()),
+  INSIGHTS_RETENTION_SCHEDULE: z.preprocess(emptyAsUndefined, scheduleFromEnv.default('0 3 * * *')),
+  INSIGHTS_AGGREGATE_SCHEDULE: z.preprocess(emptyAsUndefined, scheduleFromEnv.default('*/5 * * * *')),
   ALERT_EMAIL_RECIPIENTS: z.preprocess(
     emptyAsUndefined,
     z
@@ -106,6 +126,13 @@ export interface Config {
   /** Requests per second per API key, by scope (0: unlimited); buckets hold `burstSeconds` worth. */
   rateLimits: { READ: number; INGEST: number; ADMIN: number; burstSeconds: number };
   monitoringEnabled: boolean;
+  /** Scheduled jobs (src/jobs): what names this host, where retention archives, and when each job runs. */
+  jobs: {
+    hostName: string;
+    environment: string | undefined;
+    archiveDir: string | undefined;
+    schedules: { collectSystemMetrics: string; retention: string; aggregateApplicationMetrics: string };
+  };
   alerts: {
     emailRecipients: string[];
     slackWebhookUrl: string | undefined;
@@ -170,6 +197,16 @@ export function loadConfig(environment: Environment = process.env): Config {
       burstSeconds: env.INSIGHTS_RATE_LIMIT_BURST_SECONDS,
     },
     monitoringEnabled: env.MONITORING_ENABLED,
+    jobs: {
+      hostName: env.INSIGHTS_HOSTNAME ?? os.hostname(),
+      environment: env.INSIGHTS_ENVIRONMENT,
+      archiveDir: env.INSIGHTS_ARCHIVE_DIR === undefined ? undefined : path.resolve(env.INSIGHTS_ARCHIVE_DIR),
+      schedules: {
+        collectSystemMetrics: env.INSIGHTS_COLLECT_SCHEDULE ?? `${env.INSIGHTS_REAL_TIME_UPDATE_INTERVAL}s`,
+        retention: env.INSIGHTS_RETENTION_SCHEDULE,
+        aggregateApplicationMetrics: env.INSIGHTS_AGGREGATE_SCHEDULE,
+      },
+    },
     alerts: {
       emailRecipients: env.ALERT_EMAIL_RECIPIENTS,
       slackWebhookUrl: env.SLACK_WEBHOOK_URL,

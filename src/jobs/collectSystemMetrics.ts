@@ -78,7 +78,7 @@ export class HostCollector {
       [
         'cpu_usage',
         async () => {
-          const [load, cpu] = await Promise.all([si.currentLoad(), (this.cpuInfo ??= si.cpu())]);
+          const [load, cpu] = await Promise.all([si.currentLoad(), this.cpuDetails()]);
           if (!Number.isFinite(load.currentLoad)) throw new Error('no CPU load reading');
           return [
             metric('cpu_usage', percent(load.currentLoad), 'percent', {
@@ -191,6 +191,15 @@ export class HostCollector {
       else failures.push(`${sources[index]?.[0]}: ${result.reason instanceof Error ? result.reason.message : String(result.reason)}`);
     });
     return { metrics, failures };
+  }
+
+  /** Static CPU facts, read once (a failed read is retried next time rather than cached). */
+  private cpuDetails(): Promise<Systeminformation.CpuData> {
+    this.cpuInfo ??= si.cpu().catch((error: unknown) => {
+      this.cpuInfo = null;
+      throw error;
+    });
+    return this.cpuInfo;
   }
 
   private async readNetwork() {

@@ -141,24 +141,26 @@ export class JobScheduler {
   private onTimer(job: JobDefinition, fireDate: Date): void {
     if (this.stopping) return;
     // tick() never rejects, but a timer callback must not be able to produce an unhandled rejection either.
-    this.track(this.tick(job.name, fireDate)).catch((error: unknown) => this.log.error({ err: error, job: job.name }, 'job tick failed'));
+    this.tick(job.name, fireDate).catch((error: unknown) => this.log.error({ err: error, job: job.name }, 'job tick failed'));
   }
 
   /**
    * Runs the tick a timer fired for (the scheduled fire time, normalised to its tick). Returns the run this
-   * instance recorded (SUCCEEDED, FAILED or SKIPPED), or null when another instance has the tick. Never throws:
-   * failures are recorded and logged.
+   * instance recorded (SUCCEEDED, FAILED or SKIPPED), or null when another instance has the tick. Never rejects:
+   * failures are recorded and logged (only an unknown job name throws, at once).
    */
-  async tick(name: string, fireTime: Date): Promise<JobRunRecord | null> {
+  tick(name: string, fireTime: Date): Promise<JobRunRecord | null> {
     const job = this.job(name);
     const scheduledAt = job.schedule.tickFor(fireTime);
-    try {
-      const outcome = await this.execute(job, 'SCHEDULED', scheduledAt);
-      return outcome.kind === 'taken' ? null : outcome.run;
-    } catch (error) {
-      this.log.error({ err: error, job: name, scheduledAt }, 'could not claim or record a job tick');
-      return null;
-    }
+    return this.track(
+      this.execute(job, 'SCHEDULED', scheduledAt).then(
+        (outcome) => (outcome.kind === 'taken' ? null : outcome.run),
+        (error: unknown) => {
+          this.log.error({ err: error, job: name, scheduledAt }, 'could not claim or record a job tick');
+          return null;
+        },
+      ),
+    );
   }
 
   /**
@@ -169,6 +171,9 @@ export class JobScheduler {
   async runNow(name: string, options: { fireTime?: Date; definition?: JobDefinition } = {}): Promise<JobRunRecord> {
     if (this.stopping) throw new Error('the scheduler is stopping');
     const registered = this.job(name);
+    if (options.definition && options.definition.name !== registered.name) {
+      throw new Error(`a replacement for job ${name} must keep its name (claims and history are kept by name)`);
+    }
     const job = options.definition ?? registered;
     const now = this.now();
     const fireTime = options.fireTime ?? (job.manualAnchor === 'latestTick' ? job.schedule.latest(now) : now);
@@ -273,12 +278,14 @@ export class JobScheduler {
         clearTimeout(timeout);
       }
       if (this.active.size > 0) {
+        const controllers = [...this.active.values()];
         const ids = [...this.active.keys()];
-        for (const controller of this.active.values()) controller.abort(new Error('instance stopping'));
         this.log.warn({ runIds: ids }, 'job runs still going at shutdown; recorded as interrupted');
+        // Recorded before the runs are told to stop, so the verdict is "interrupted" whatever they report.
         await abandonRuns(this.db, ids, `interrupted: instance ${this.instance} stopped before the run finished`).catch(
           (error: unknown) => this.log.error({ err: error, runIds: ids }, 'could not record interrupted job runs'),
         );
+        for (const controller of controllers) controller.abort(new Error('instance stopping'));
       }
     })();
     return this.stopping;

@@ -4,6 +4,7 @@ import type { Principal } from '../auth/scopes.js';
 import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
 import type { Ingestor } from '../ingest/ingest.js';
+import type { JobScheduler } from '../jobs/scheduler.js';
 import type { LiveHub } from '../realtime/liveHub.js';
 import type { EventBus } from '../realtime/pubsub.js';
 import type { SystemSnapshotFeeds } from '../realtime/systemSnapshots.js';
@@ -18,6 +19,8 @@ export interface Services {
   authenticator: ApiKeyAuthenticator;
   live: LiveHub;
   snapshots: SystemSnapshotFeeds;
+  /** Scheduled jobs: timers when MONITORING_ENABLED, manual runs always. */
+  scheduler: JobScheduler;
 }
 
 /** Per-operation context: the services plus who is calling. Every operation has an authenticated principal. */

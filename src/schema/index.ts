@@ -9,6 +9,7 @@ import './performanceMetrics.js';
 import './ingest.js';
 import './subscriptions.js';
 import './apiKeys.js';
+import './jobs.js';
 
 export const schema = builder.toSchema({ sortSchema: true });
 

@@ -1,0 +1,5 @@
+// `npm run insights -- <command>`: operator commands (cleanup, check-monitoring, run-job). See src/cli/main.ts.
+import { runCli } from './main.js';
+
+// Exit explicitly: a Redis client reconnecting in the background must not keep an operator's shell waiting.
+process.exit(await runCli(process.argv.slice(2)));
