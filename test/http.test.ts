@@ -7,7 +7,6 @@ import { createScratchDirectory } from './support/databases.js';
 import { ADMIN_KEY, startTestServer, type TestServer } from './support/server.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const TSX = fileURLToPath(new URL('../node_modules/.bin/tsx', import.meta.url));
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 const CountHttpMetrics = graphql(`
@@ -176,7 +175,8 @@ interface Service {
 }
 
 function startService(env: NodeJS.ProcessEnv): Service {
-  const child = spawn(TSX, ['src/main.ts'], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
+  // What `npm start` runs: one process (the tsx CLI would wrap it in a second one that relays signals).
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

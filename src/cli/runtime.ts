@@ -1,5 +1,3 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { Config } from '../config.js';
 import { openDatabase, type Database } from '../db/database.js';
@@ -39,7 +37,6 @@ export class CliError extends Error {
 export async function openRuntime(config: Config, options: { migrate: boolean }): Promise<CliRuntime> {
   // Operators read the command's own output; only warnings and errors are logged (as JSON, on stderr).
   const log = pino({ level: config.logLevel === 'silent' ? 'silent' : 'warn', base: { service: 'insights-cli' } }, pino.destination(2));
-  if (!config.database.url) assertEmbeddedDatabaseFree(config.database.dataDir);
   let db: Database;
   try {
     db = await openDatabase(config.database, log);
@@ -74,22 +71,6 @@ export async function openRuntime(config: Config, options: { migrate: boolean })
       await db.close();
     },
   };
-}
-
-/**
- * PGlite does not stop a second process from opening a data directory that another one is using, and two
- * engines writing one directory corrupt it. An open PGlite keeps postmaster.pid in its directory (and removes
- * it on a clean close), so its presence means the service is running there, or stopped without closing.
- */
-function assertEmbeddedDatabaseFree(dataDir: string): void {
-  const pidFile = path.join(dataDir, 'postmaster.pid');
-  if (fs.existsSync(pidFile)) {
-    throw new CliError(
-      `the embedded database in ${dataDir} is in use (${pidFile} exists): an embedded database can be open in one ` +
-        'process only. Stop the service first, or run the service and the commands on PostgreSQL (DATABASE_URL). ' +
-        `If no service is running (it crashed), start and stop it once, or remove ${pidFile}.`,
-    );
-  }
 }
 
 export function describe(error: unknown): string {

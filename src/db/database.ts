@@ -1,4 +1,5 @@
 import fs from 'node:fs/promises';
+import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
@@ -94,9 +95,54 @@ function openPostgres(url: string, poolSize: number, log: Logger): Database {
   };
 }
 
+export class DataDirectoryInUseError extends Error {}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * PGlite lets a second process open a directory another one is using, and two engines writing one directory
+ * corrupt it. A lock file holding the owner's pid keeps a second service, or a command-line tool, out; a lock
+ * left by a process that no longer runs is taken over.
+ */
+async function lockDataDirectory(dataDir: string): Promise<() => Promise<void>> {
+  const lockFile = path.join(dataDir, 'insights.lock');
+  for (let attempt = 0; attempt < 3; attempt += 1) {
+    try {
+      await fs.writeFile(lockFile, String(process.pid), { flag: 'wx' });
+      return () => fs.rm(lockFile, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const owner = Number.parseInt(await fs.readFile(lockFile, 'utf8').catch(() => ''), 10);
+      if (Number.isInteger(owner) && owner > 0 && isRunning(owner)) {
+        throw new DataDirectoryInUseError(
+          `The embedded database in ${dataDir} is in use by process ${owner}: it can be open in one process only. ` +
+            `Stop that process first, or share a PostgreSQL server (DATABASE_URL). If process ${owner} is not ` +
+            `Insights, remove ${lockFile}.`,
+        );
+      }
+      await fs.rm(lockFile, { force: true });
+    }
+  }
+  throw new DataDirectoryInUseError(`Could not lock the embedded database in ${dataDir}`);
+}
+
 async function openPglite(dataDir: string, log: Logger): Promise<Database> {
   await fs.mkdir(dataDir, { recursive: true });
-  const db = await PGlite.create(dataDir);
+  const unlock = await lockDataDirectory(dataDir);
+  let db: PGlite;
+  try {
+    db = await PGlite.create(dataDir);
+  } catch (error) {
+    await unlock();
+    throw error;
+  }
   log.info({ dataDir }, 'using embedded PGlite database');
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(db) });
   type PgliteQueryable = Pick<PGlite, 'query'>;
@@ -124,9 +170,11 @@ async function openPglite(dataDir: string, log: Logger): Promise<Database> {
       await db.query('SELECT 1');
     },
     close: async () => {
+      if (closed) return;
       closed = true;
       await prisma.$disconnect();
       await db.close();
+      await unlock();
     },
   };
 }

@@ -3,7 +3,7 @@ import { ApiKeyNotFoundError, createApiKey, revokeApiKey } from '../auth/apiKeys
 import { recordAudit } from '../auth/audit.js';
 import { API_KEY_SCOPES } from '../auth/scopes.js';
 import { InputValidationError, text } from '../ingest/validation.js';
-import { builder } from './builder.js';
+import { ADMIN_ONLY, builder } from './builder.js';
 
 const ApiKeyScopeEnum = builder.enumType('ApiKeyScope', {
   description: 'INGEST: record mutations and ingest. READ: queries and subscriptions. ADMIN: everything, including keys.',
@@ -56,7 +56,7 @@ const createInput = z.object({
 builder.queryFields((t) => ({
   apiKeys: t.prismaField({
     type: [ApiKeyObject],
-    authScopes: { scope: 'ADMIN' },
+    ...ADMIN_ONLY,
     description: 'Every API key, newest first, revoked and expired ones included.',
     resolve: (query, _root, _args, ctx) => ctx.db.prisma.apiKey.findMany({ ...query, orderBy: { createdAt: 'desc' } }),
   }),
@@ -65,7 +65,7 @@ builder.queryFields((t) => ({
 builder.mutationFields((t) => ({
   createApiKey: t.field({
     type: CreatedApiKey,
-    authScopes: { scope: 'ADMIN' },
+    ...ADMIN_ONLY,
     args: { input: t.arg({ type: CreateApiKeyInput, required: true }) },
     resolve: async (_root, args, ctx) => {
       const parsed = createInput.safeParse(args.input);
@@ -92,7 +92,7 @@ builder.mutationFields((t) => ({
   }),
   revokeApiKey: t.prismaField({
     type: ApiKeyObject,
-    authScopes: { scope: 'ADMIN' },
+    ...ADMIN_ONLY,
     description: 'Stops a key at once on this instance, and within 5 seconds on every other.',
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_query, _root, args, ctx) => {

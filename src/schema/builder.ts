@@ -66,3 +66,9 @@ builder.addScalarType('JSON', JSONResolver);
 
 builder.queryType({ authScopes: { scope: 'READ' } });
 builder.mutationType({ authScopes: { scope: 'INGEST' } });
+
+/**
+ * For ADMIN fields on Query and Mutation: replaces the root type's READ/INGEST requirement, so a key lacking
+ * ADMIN is told it lacks ADMIN (not that it lacks the root type's scope).
+ */
+export const ADMIN_ONLY = { authScopes: { scope: 'ADMIN' }, skipTypeScopes: true } as const;

@@ -1,7 +1,7 @@
 import { recordAudit } from '../auth/audit.js';
 import { InputValidationError } from '../ingest/validation.js';
 import { UnknownJobError, type JobInfo } from '../jobs/scheduler.js';
-import { builder } from './builder.js';
+import { ADMIN_ONLY, builder } from './builder.js';
 import { assertRecordCursors, CONNECTION_SIZES } from './common.js';
 import type { Context } from './context.js';
 
@@ -105,7 +105,7 @@ builder.queryFields((t) => ({
 builder.mutationFields((t) => ({
   runJob: t.prismaField({
     type: JobRunObject,
-    authScopes: { scope: 'ADMIN' },
+    ...ADMIN_ONLY,
     description:
       'Runs a job now and returns its run once it ends. If a run of the job is going, the result is a SKIPPED run. ' +
       'aggregate-application-metrics rolls up the window of its latest tick; if that window was already rolled up, ' +
