@@ -11,6 +11,7 @@ import {
   type RunningService,
   type ScratchDatabase,
 } from './harness.js';
+import { runFanoutBenchmark } from './fanout.js';
 import { runIngestBenchmark } from './ingest.js';
 
 /**
@@ -20,17 +21,33 @@ import { runIngestBenchmark } from './ingest.js';
 
 const USAGE = `Usage: npm run bench -- [options]
 
+  --only NAME    run one benchmark: fanout or ingest (default: both, fanout first)
+
+  Fan-out (live subscriptions):
+  --subscribers N     WebSocket subscribers on the one service instance (default 1000)
+  --rate N            events written per second (default 200)
+  --fanout-seconds S  length of the timed run (default 10)
+
+  Ingest:
   --rows N       rows written by each ingest path (default 200000, at most 2000000)
   --clients N    concurrent HTTP clients and COPY connections (default 4)
   --batch N      records per recordSystemMetrics request (default 1000)
   --warmup N     untimed GraphQL batches before the timed run (default 5)
+
   --redis        publish through Redis (REDIS_URL or redis://127.0.0.1:6379) instead of in-process
   --timeout S    give up after S seconds, cleaning up first (default 600)
 
 The admin connection used to create and drop the scratch database is DATABASE_URL,
 or ${DEFAULT_ADMIN_URL}.`;
 
+const BENCHMARKS = ['fanout', 'ingest'] as const;
+type Benchmark = (typeof BENCHMARKS)[number];
+
 interface Options {
+  only: Benchmark | undefined;
+  subscribers: number;
+  rate: number;
+  fanoutSeconds: number;
   rows: number;
   clients: number;
   batch: number;
@@ -53,6 +70,10 @@ function parseOptions(argv: string[]): Options | 'help' {
     strict: true,
     allowPositionals: false,
     options: {
+      only: { type: 'string' },
+      subscribers: { type: 'string', default: '1000' },
+      rate: { type: 'string', default: '200' },
+      'fanout-seconds': { type: 'string', default: '10' },
       rows: { type: 'string', default: '200000' },
       clients: { type: 'string', default: '4' },
       batch: { type: 'string', default: '1000' },
@@ -63,7 +84,22 @@ function parseOptions(argv: string[]): Options | 'help' {
     },
   });
   if (values.help) return 'help';
+  const only = values.only;
+  if (only !== undefined && !(BENCHMARKS as readonly string[]).includes(only)) {
+    throw new Error(`--only must be one of ${BENCHMARKS.join(', ')}, got "${only}"`);
+  }
+  const subscribers = positiveInteger('subscribers', values.subscribers, 1, 10_000);
+  const rate = positiveInteger('rate', values.rate, 1, 10_000);
+  const fanoutSeconds = positiveInteger('fanout-seconds', values['fanout-seconds'], 1, 600);
+  // Every delivery's latency is kept (8 bytes each) to report exact percentiles.
+  if (subscribers * rate * fanoutSeconds > 50_000_000) {
+    throw new Error('--subscribers × --rate × --fanout-seconds must be at most 50,000,000 deliveries');
+  }
   return {
+    only: only as Benchmark | undefined,
+    subscribers,
+    rate,
+    fanoutSeconds,
     // Everything is pre-serialised in memory (about 1 KB a row in all), so the row count is capped.
     rows: positiveInteger('rows', values.rows, 1, 2_000_000),
     clients: positiveInteger('clients', values.clients, 1, 64),
@@ -153,7 +189,30 @@ async function main(): Promise<number> {
     }
     print('');
 
-    const ingest = await untilAborted(
+    const runs = (name: Benchmark) => options.only === undefined || options.only === name;
+    // Fan-out first: it writes a few thousand rows, while ingest leaves hundreds of thousands of fresh rows (and
+    // the autovacuum they trigger) that would compete with the latency measurement for the CPUs.
+    if (runs('fanout')) {
+      const fanout = await untilAborted(
+        runFanoutBenchmark({
+          graphqlUrl: service.graphqlUrl,
+          apiKey: service.apiKey,
+          subscribers: options.subscribers,
+          rate: options.rate,
+          seconds: options.fanoutSeconds,
+          signal: deadline.signal,
+          print,
+        }),
+        deadline.signal,
+      );
+      if (fanout.problems.length > 0) {
+        exitCode = 1;
+        for (const problem of fanout.problems) process.stderr.write(`FAILED: ${problem}\n`);
+      }
+      if (runs('ingest')) print('');
+    }
+
+    const ingest = runs('ingest') ? await untilAborted(
       runIngestBenchmark({
         graphqlUrl: service.graphqlUrl,
         apiKey: service.apiKey,
@@ -166,8 +225,8 @@ async function main(): Promise<number> {
         print,
       }),
       deadline.signal,
-    );
-    if (ingest.problems.length > 0) {
+    ) : undefined;
+    if (ingest && ingest.problems.length > 0) {
       exitCode = 1;
       for (const problem of ingest.problems) process.stderr.write(`FAILED: ${problem}\n`);
     }

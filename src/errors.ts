@@ -39,7 +39,7 @@ export function presentError(error: unknown): { error: GraphQLError; expected: b
   if (isDatabaseUnavailable(cause)) {
     return {
       expected: false,
-      error: new GraphQLError('The database is unavailable; nothing was stored by this operation. Retry shortly.', {
+      error: new GraphQLError('The database is unavailable or overloaded; this operation did not complete. Retry shortly.', {
         ...locate,
         extensions: { code: 'UNAVAILABLE', http: { status: 503, headers: { 'retry-after': '1' } } },
       }),
