@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { Prisma } from '../generated/prisma/client.js';
-import { InputValidationError, LIMITS, text } from '../ingest/validation.js';
+import { InputValidationError, issuesFromZod, LIMITS, text } from '../ingest/validation.js';
 import type { Sql } from '../db/sql.js';
 
 /** One filter shape for every family; each family honours the keys it has (see schema/filters.ts). */
@@ -44,16 +44,7 @@ const filterSchema = z.object({
 /** Checks a filter coming from a caller; problems become BAD_USER_INPUT naming `filter.<field>`. */
 export function parseFilter(input: unknown): RecordFilter {
   const result = filterSchema.safeParse(input ?? {});
-  if (!result.success) {
-    throw new InputValidationError(
-      result.error.issues.map((issue) => ({
-        path: `filter.${issue.path.join('.')}`,
-        index: null,
-        field: issue.path.join('.'),
-        message: issue.message,
-      })),
-    );
-  }
+  if (!result.success) throw new InputValidationError(issuesFromZod(result.error.issues, 'filter'));
   const filter = result.data as RecordFilter;
   if (filter.from && filter.to && filter.from.getTime() > filter.to.getTime()) {
     throw new InputValidationError([{ path: 'filter.from', index: null, field: 'from', message: 'must not be after filter.to' }]);

@@ -225,6 +225,14 @@ export interface InputIssue {
   message: string;
 }
 
+/** Turns zod issues (for small admin and filter inputs) into InputValidationError issues under `prefix`. */
+export function issuesFromZod(issues: readonly z.core.$ZodIssue[], prefix: string): InputIssue[] {
+  return issues.map((issue) => {
+    const field = issue.path.map(String).join('.');
+    return { path: field ? `${prefix}.${field}` : prefix, index: null, field, message: issue.message };
+  });
+}
+
 export class InputValidationError extends Error {
   constructor(readonly issues: InputIssue[]) {
     const shown = issues.slice(0, 20).map((issue) => `${issue.path}: ${issue.message}`);

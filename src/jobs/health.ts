@@ -18,17 +18,7 @@ export interface JobHealth {
   name: string;
   schedule: string;
   scope: 'cluster' | 'host';
-  lastRun: {
-    id: string;
-    status: JobRunStatus;
-    trigger: JobTrigger;
-    scheduledAt: Date;
-    startedAt: Date;
-    durationMs: number | null;
-    error: string | null;
-    host: string;
-    leaseExpired: boolean;
-  } | null;
+  lastRun: RunRow | null;
   /** The latest tick the cluster should have claimed by now. */
   expectedTick: Date;
   /** The latest tick a scheduled run (or skip) was recorded for. */

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ApiKeyNotFoundError, createApiKey, revokeApiKey } from '../auth/apiKeys.js';
 import { recordAudit } from '../auth/audit.js';
 import { API_KEY_SCOPES } from '../auth/scopes.js';
-import { InputValidationError, text } from '../ingest/validation.js';
+import { InputValidationError, issuesFromZod, text } from '../ingest/validation.js';
 import { ADMIN_ONLY, builder } from './builder.js';
 
 const ApiKeyScopeEnum = builder.enumType('ApiKeyScope', {
@@ -69,16 +69,7 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: CreateApiKeyInput, required: true }) },
     resolve: async (_root, args, ctx) => {
       const parsed = createInput.safeParse(args.input);
-      if (!parsed.success) {
-        throw new InputValidationError(
-          parsed.error.issues.map((issue) => ({
-            path: `input.${issue.path.join('.')}`,
-            index: null,
-            field: issue.path.join('.'),
-            message: issue.message,
-          })),
-        );
-      }
+      if (!parsed.success) throw new InputValidationError(issuesFromZod(parsed.error.issues, 'input'));
       const { key, id } = await createApiKey(ctx.db, parsed.data);
       const apiKey = await ctx.db.prisma.apiKey.findUniqueOrThrow({ where: { id } });
       await recordAudit(ctx.ingestor, ctx.principal, 'api_key.created', `API key "${apiKey.name}" created`, {
