@@ -6,13 +6,15 @@ import { execute, GraphQLError, subscribe } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import pino, { type Logger } from 'pino';
 import { ApiKeyAuthenticator, bootstrapAdminKey } from './auth/apiKeys.js';
+import { LiveSessionGuard } from './auth/liveSessionGuard.js';
 import { RateLimiter, type RateLimitPolicies } from './auth/rateLimiter.js';
+import { hasScope } from './auth/scopes.js';
 import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
 import { migrate } from './db/migrate.js';
 import { presentError, unauthenticated } from './errors.js';
 import { createRequestHandler } from './http/handler.js';
-import { hardeningPlugins } from './http/hardening.js';
+import { hardeningPlugins, withoutSuggestions } from './http/hardening.js';
 import { requestScope } from './http/requestContext.js';
 import type { ServerContext } from './http/serverContext.js';
 import { attachGraphQLWebSocket, type GraphQLWebSocket } from './http/websocket.js';
@@ -51,10 +53,13 @@ const WEBSOCKET_MAX_PAYLOAD_BYTES = 1024 * 1024;
 const executeMarkingRequestErrors: typeof execute = (args) => {
   const result = execute(args);
   if (result instanceof Promise || 'data' in result || !result.errors) return result;
+  // Variable errors suggest field and enum names ("Did you mean …?"): schema details for ADMIN keys only.
+  const principal = (args.contextValue as Partial<Context> | undefined)?.principal;
+  const admin = principal !== undefined && hasScope(principal, 'ADMIN');
   return {
     errors: result.errors.map(
       (error) =>
-        new GraphQLError(error.message, {
+        new GraphQLError(admin ? error.message : withoutSuggestions(error.message), {
           nodes: error.nodes,
           source: error.source,
           positions: error.positions,
@@ -76,6 +81,7 @@ export function buildApp(config: Config, options: AppOptions = {}): App {
   let services: Services | undefined;
   let server: Server | undefined;
   let webSocket: GraphQLWebSocket | undefined;
+  let guard: LiveSessionGuard | undefined;
   let stopping: Promise<void> | undefined;
   // Requests that must finish before shutdown proceeds; long-lived event streams are ended by it instead.
   const inFlight = new Set<ServerResponse>();
@@ -154,11 +160,13 @@ export function buildApp(config: Config, options: AppOptions = {}): App {
         };
         const yoga = createYogaServer(services);
         const rateLimiter = new RateLimiter(rateLimitPolicies(config.rateLimits), bus.commands, log);
+        guard = new LiveSessionGuard(services.authenticator, log);
         server = createServer(
           createRequestHandler({
             yoga,
             services,
             rateLimiter,
+            guard,
             limits: { bodyBytes: config.http.maxBodyBytes, ingestBodyBytes: config.http.maxIngestBodyBytes },
             isStopping: () => stopping !== undefined,
             inFlight,
@@ -172,6 +180,7 @@ export function buildApp(config: Config, options: AppOptions = {}): App {
           maxPayloadBytes: WEBSOCKET_MAX_PAYLOAD_BYTES,
           maxSubscriptionsPerSocket: config.realtime.maxSubscriptionsPerSocket,
           rateLimiter,
+          guard,
         });
         const listening = server;
         await new Promise<void>((resolve, reject) => {
@@ -203,6 +212,7 @@ export function buildApp(config: Config, options: AppOptions = {}): App {
         current?.closeIdleConnections();
         await waitForInFlight(deadline);
         // Writes are done: end live streams (SSE responses complete), then say goodbye on the sockets.
+        guard?.stop();
         services?.snapshots.close();
         services?.live.close();
         await webSocket?.dispose(deadline);

@@ -36,6 +36,24 @@ export function presentError(error: unknown): { error: GraphQLError; expected: b
   if (cause instanceof PothosValidationError) {
     return { expected: true, error: new GraphQLError(cause.message, { ...locate, extensions: { code: 'BAD_USER_INPUT' } }) };
   }
+  // graphql-js's recursive-descent parser runs out of stack on absurdly nested documents; that is the caller's.
+  if (cause instanceof RangeError && /call stack/i.test(cause.message)) {
+    return {
+      expected: true,
+      error: new GraphQLError('The document nests too deeply to be parsed', {
+        extensions: { code: 'GRAPHQL_PARSE_FAILED', http: { status: 400 } },
+      }),
+    };
+  }
+  // Malformed JSON in the GET parameters `variables` or `extensions` surfaces from yoga as a bare SyntaxError.
+  if (cause instanceof SyntaxError) {
+    return {
+      expected: true,
+      error: new GraphQLError('Malformed JSON in the request parameters', {
+        extensions: { code: 'BAD_REQUEST', http: { status: 400 } },
+      }),
+    };
+  }
   if (isDatabaseUnavailable(cause)) {
     return {
       expected: false,
@@ -60,10 +78,17 @@ const UNAVAILABLE_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIME
 const UNAVAILABLE_MESSAGE =
   /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Cannot use a pool after calling end|the database system is (starting up|shutting down)|terminating connection/i;
 
+// Prisma's own codes for an unreachable or overloaded database (P1001 can't reach, P1002 timed out, P1008
+// operation timed out, P1017 connection closed, P2024 pool timeout).
+const PRISMA_UNAVAILABLE = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024']);
+
 export function isDatabaseUnavailable(error: unknown): boolean {
   for (let current = error, depth = 0; current && depth < 8; depth += 1) {
     if (typeof current !== 'object') return false;
-    const { code, message, cause, originalCode, originalMessage } = current as Record<string, unknown>;
+    const { code, message, cause, originalCode, originalMessage, meta } = current as Record<string, unknown>;
+    if (typeof code === 'string' && PRISMA_UNAVAILABLE.has(code)) return true;
+    const adapterError = (meta as { driverAdapterError?: unknown } | undefined)?.driverAdapterError;
+    if (adapterError && isDatabaseUnavailable(adapterError)) return true;
     for (const value of [code, originalCode]) {
       if (typeof value === 'string' && (UNAVAILABLE_SQLSTATE.test(value) || UNAVAILABLE_ERRNO.has(value))) return true;
     }

@@ -23,7 +23,7 @@ describe('loadConfig', () => {
     expect(loadConfig({})).toMatchObject({
       env: 'development',
       logLevel: 'info',
-      http: { port: 4000, host: '0.0.0.0', maxBodyBytes: 1024 * 1024, maxIngestBodyBytes: 4 * 1024 * 1024, shutdownGraceMs: 10_000 },
+      http: { port: 4000, host: '0.0.0.0', maxBodyBytes: 1024 * 1024, maxIngestBodyBytes: 1024 * 1024, shutdownGraceMs: 10_000 },
       database: { url: undefined, poolSize: 10, dataDir: path.resolve('./.insights') },
       redisUrl: undefined,
       adminKey: undefined,
@@ -31,7 +31,7 @@ describe('loadConfig', () => {
       retentionDays: 90,
       realTimeUpdateIntervalSeconds: 30,
       realtime: { subscriptionBuffer: 10_000, maxSubscriptionsPerSocket: 100 },
-      graphqlLimits: { maxDepth: 25, maxCost: 20_000, maxAliases: 20, maxDirectives: 50, maxTokens: 50_000 },
+      graphqlLimits: { maxDepth: 25, maxCost: 100_000, maxAliases: 20, maxDirectives: 50, maxTokens: 50_000 },
       rateLimits: { READ: 100, INGEST: 500, ADMIN: 500, burstSeconds: 2 },
       monitoringEnabled: true,
       alerts: {

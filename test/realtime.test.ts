@@ -176,8 +176,9 @@ describe('live subscriptions across two instances sharing PostgreSQL and Redis',
     await waitUntil(() => subscriberCount(second) === baseline + 2, 'both subscriptions registered');
 
     // About 16 MB of events: far more than the socket buffers and the subscription buffer hold.
-    const padding = 'x'.repeat(1000);
-    const batches = 16;
+    // Batches of about 600 KB, under the default 1 MiB body limit.
+    const padding = 'x'.repeat(500);
+    const batches = 28;
     for (let i = 0; i < batches; i += 1) {
       const response = await first.request(RECORD_SYSTEM, { input: systemBatch(1000, 'flood', { padding }) });
       expect(response.data).toEqual({ recordSystemMetrics: { count: 1000 } });

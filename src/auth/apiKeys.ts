@@ -97,7 +97,7 @@ export class ApiKeyAuthenticator {
   constructor(
     private readonly db: Database,
     private readonly log: Logger,
-    private readonly cacheTtlMs = 5_000,
+    private readonly cacheTtlMs = 4_000,
     private readonly maxCacheEntries = 10_000,
   ) {}
 

@@ -7,6 +7,7 @@ import { PrismaPGlite } from 'pglite-prisma-adapter';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { PrismaClient } from '../generated/prisma/client.js';
+import { isDatabaseUnavailable } from '../errors.js';
 import type { Queryable, Sql } from './sql.js';
 
 export interface Database extends Queryable {
@@ -43,10 +44,23 @@ function openPostgres(url: string, poolSize: number, log: Logger): Database {
 
   const withClient = async <T>(fn: (client: pg.PoolClient) => Promise<T>) => {
     const client = await pool.connect();
+    // A checked-out client has no pool listener: without this, a server going away mid-transaction would be
+    // an uncaught 'error' event and crash the process. The failing query rejects on its own.
+    let broken: Error | undefined;
+    const onError = (error: Error) => {
+      broken = error;
+      log.warn({ err: error }, 'PostgreSQL connection lost during a transaction');
+    };
+    client.on('error', onError);
     try {
       return await fn(client);
+    } catch (error) {
+      broken ??= error instanceof Error && isConnectionFailure(error) ? error : undefined;
+      throw error;
     } finally {
-      client.release();
+      client.off('error', onError);
+      // Destroy a broken connection rather than hand it to the next caller.
+      client.release(broken);
     }
   };
   const inTransaction = <T>(client: pg.PoolClient, fn: () => Promise<T>) =>
@@ -94,6 +108,8 @@ function openPostgres(url: string, poolSize: number, log: Logger): Database {
     },
   };
 }
+
+const isConnectionFailure = (error: Error) => isDatabaseUnavailable(error);
 
 export class DataDirectoryInUseError extends Error {}
 

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { bearerToken } from '../auth/apiKeys.js';
+import type { LiveSessionGuard } from '../auth/liveSessionGuard.js';
 import type { RateLimiter } from '../auth/rateLimiter.js';
 import { hasScope, type Principal } from '../auth/scopes.js';
 import type { Context, Services } from '../schema/context.js';
@@ -15,6 +16,7 @@ export interface HandlerOptions {
   yoga: YogaServerInstance<ServerContext, Context>;
   services: Services;
   rateLimiter: RateLimiter;
+  guard: LiveSessionGuard;
   limits: { bodyBytes: number; ingestBodyBytes: number };
   /** True once shutdown has begun: new requests are turned away with 503. */
   isStopping: () => boolean;
@@ -34,6 +36,8 @@ function refuse(req: IncomingMessage, res: ServerResponse, status: number, code:
   res.end(JSON.stringify({ errors: [{ message, extensions: { code } }] }));
 }
 
+const streaming = (req: IncomingMessage) => (req.headers.accept ?? '').includes('text/event-stream');
+
 const isGraphiQLPage = (req: IncomingMessage) =>
   req.method === 'GET' && (req.headers.accept ?? '').includes('text/html') && !(req.url ?? '').includes('query=');
 
@@ -50,7 +54,9 @@ export function createRequestHandler(options: HandlerOptions) {
     const ready = report.database.status === 'ok' && report.pubsub.status === 'ok' && !options.isStopping();
     const status = readiness ? (ready ? 200 : 503) : 200;
     res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-    res.end(req.method === 'HEAD' ? undefined : JSON.stringify({ ...report, ready, stopping: options.isStopping() }));
+    // Unauthenticated probes get states, not the driver's error text (host names, ports).
+    const { error: _detail, ...database } = report.database;
+    res.end(req.method === 'HEAD' ? undefined : JSON.stringify({ ...report, database, ready, stopping: options.isStopping() }));
   };
 
   const serveGraphQL = async (req: IncomingMessage, res: ServerResponse, requestId: string) => {
@@ -85,6 +91,11 @@ export function createRequestHandler(options: HandlerOptions) {
         return;
       }
     }
+    if (principal && token && streaming(req)) {
+      // An event stream lives on after this check: the guard ends it if the key is revoked meanwhile.
+      const untrack = options.guard.track(token, () => res.end());
+      res.once('close', untrack);
+    }
     await requestScope.run({ requestId }, () => yoga(req, res, { req, res, principal: principal ?? undefined }));
   };
 
@@ -101,8 +112,7 @@ export function createRequestHandler(options: HandlerOptions) {
       refuse(req, res, 503, 'UNAVAILABLE', 'The service is shutting down; retry on another instance', { connection: 'close', 'retry-after': '1' });
       return;
     }
-    const streaming = (req.headers.accept ?? '').includes('text/event-stream');
-    if (!streaming) {
+    if (!streaming(req)) {
       inFlight.add(res);
       res.once('close', () => inFlight.delete(res));
     }

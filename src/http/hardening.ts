@@ -1,10 +1,13 @@
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
-import { GraphQLError, NoSchemaIntrospectionCustomRule } from 'graphql';
+import { GraphQLError, NoSchemaIntrospectionCustomRule, type ValidationContext } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { hasScope } from '../auth/scopes.js';
 import type { Config } from '../config.js';
 import type { ServerContext } from './serverContext.js';
+
+/** Drops graphql-js's "Did you mean …?" hints, which name fields and enum values of the schema. */
+export const withoutSuggestions = (message: string) => message.replace(/\s*Did you mean [^?]*\?/g, '');
 
 const isAdmin = (context: unknown) => {
   const principal = (context as ServerContext).principal;
@@ -24,7 +27,7 @@ function useSchemaPrivacy(): Plugin<ServerContext> {
         if (result.length === 0) return;
         setResult(
           result.map((error) => {
-            const message = error.message.replace(/\s*Did you mean .*\?$/, '');
+            const message = withoutSuggestions(error.message);
             if (message === error.message && !/introspection/i.test(message)) return error;
             const forbidden = /introspection/i.test(message);
             return new GraphQLError(forbidden ? 'Introspection is only allowed for ADMIN keys' : message, {
@@ -66,11 +69,14 @@ function useNoErrorInternals(): Plugin<ServerContext> {
  * (depth ≤ 5, cost ≤ a few thousand) with wide headroom; the standard introspection query (depth 21) passes.
  */
 export function hardeningPlugins(limits: Config['graphqlLimits']): Plugin<ServerContext>[] {
+  // Refusals are reported as validation errors (400 GRAPHQL_VALIDATION_FAILED, and an error for that one
+  // WebSocket operation) rather than thrown out of validation, which would look like a server failure.
+  const report = { propagateOnRejection: false, onReject: [(context: ValidationContext | null, error: GraphQLError) => context?.reportError(error)] };
   const armor = EnvelopArmorPlugin<ServerContext>({
-    maxDepth: { n: limits.maxDepth, ignoreIntrospection: false, exposeLimits: true },
-    costLimit: { maxCost: limits.maxCost, ignoreIntrospection: true, exposeLimits: true },
-    maxAliases: { n: limits.maxAliases, exposeLimits: true },
-    maxDirectives: { n: limits.maxDirectives, exposeLimits: true },
+    maxDepth: { n: limits.maxDepth, ignoreIntrospection: false, exposeLimits: true, ...report },
+    costLimit: { maxCost: limits.maxCost, ignoreIntrospection: true, exposeLimits: true, ...report },
+    maxAliases: { n: limits.maxAliases, exposeLimits: true, ...report },
+    maxDirectives: { n: limits.maxDirectives, exposeLimits: true, ...report },
     maxTokens: { n: limits.maxTokens, exposeLimits: true },
     // Suggestions are handled per caller by useSchemaPrivacy.
     blockFieldSuggestion: { enabled: false },

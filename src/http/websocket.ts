@@ -6,6 +6,7 @@ import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import { bearerToken } from '../auth/apiKeys.js';
 import type { RateLimiter } from '../auth/rateLimiter.js';
+import type { LiveSessionGuard } from '../auth/liveSessionGuard.js';
 import type { Principal } from '../auth/scopes.js';
 import type { Context, Services } from '../schema/context.js';
 import type { ServerContext } from './serverContext.js';
@@ -33,12 +34,15 @@ export function attachGraphQLWebSocket(
   server: Server,
   yoga: YogaServerInstance<ServerContext, Context>,
   services: Services,
-  options: { maxPayloadBytes: number; maxSubscriptionsPerSocket: number; rateLimiter: RateLimiter },
+  options: { maxPayloadBytes: number; maxSubscriptionsPerSocket: number; rateLimiter: RateLimiter; guard: LiveSessionGuard },
 ): GraphQLWebSocket {
   const wss = new WebSocketServer({ server, path: '/graphql', maxPayload: options.maxPayloadBytes });
   // Operations between subscribe and complete, so shutdown can let completions reach clients before closing.
   let activeOperations = 0;
-  const handle = useServer<Record<string, unknown> | undefined, { principal?: Principal; operations?: number }>(
+  const handle = useServer<
+    Record<string, unknown> | undefined,
+    { principal?: Principal; token?: string; operations?: number }
+  >(
     {
       execute: (args) => (args as ExecutionArgsWithEnvelope).rootValue.execute(args),
       subscribe: (args) => (args as ExecutionArgsWithEnvelope).rootValue.subscribe(args),
@@ -46,8 +50,12 @@ export function attachGraphQLWebSocket(
         const header = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
         const token = bearerToken(typeof header === 'string' ? header : null);
         const principal = token ? await services.authenticator.authenticate(token) : null;
-        if (!principal) return false;
+        if (!principal || !token) return false;
         ctx.extra.principal = principal;
+        ctx.extra.token = token;
+        const socket = ctx.extra.socket;
+        const untrack = options.guard.track(token, () => socket.close(4403, 'Forbidden: API key revoked or expired'));
+        socket.once('close', untrack);
         return true;
       },
       onComplete: (ctx) => {
@@ -55,8 +63,12 @@ export function attachGraphQLWebSocket(
         ctx.extra.operations = (ctx.extra.operations ?? 1) - 1;
       },
       onSubscribe: async (ctx, _id, payload) => {
-        const principal = ctx.extra.principal;
-        if (!principal) return [new GraphQLError('Not authenticated', { extensions: { code: 'UNAUTHENTICATED' } })];
+        // Re-checked per operation (cached for a few seconds): a revoked key starts nothing new.
+        const principal = ctx.extra.token ? await services.authenticator.authenticate(ctx.extra.token) : null;
+        if (!principal) {
+          return [new GraphQLError('Invalid, revoked or expired API key', { extensions: { code: 'UNAUTHENTICATED' } })];
+        }
+        ctx.extra.principal = principal;
         if ((ctx.extra.operations ?? 0) >= options.maxSubscriptionsPerSocket) {
           return [
             new GraphQLError(`At most ${options.maxSubscriptionsPerSocket} operations may run at once on one socket`, {
@@ -76,7 +88,7 @@ export function attachGraphQLWebSocket(
           req: ctx.extra.request,
           socket: ctx.extra.socket,
           params: payload,
-          principal: ctx.extra.principal,
+          principal,
         } as ServerContext);
         let document;
         try {
@@ -84,7 +96,13 @@ export function attachGraphQLWebSocket(
         } catch (error) {
           return [error instanceof GraphQLError ? error : new GraphQLError(String(error))];
         }
-        const errors = validate(schema, document);
+        let errors;
+        try {
+          errors = validate(schema, document);
+        } catch (error) {
+          // A validation rule that throws must fail this operation only, not close the socket (4500).
+          return [error instanceof GraphQLError ? error : new GraphQLError('The operation could not be validated')];
+        }
         if (errors.length > 0) return errors;
         const contextValue = await contextFactory();
         // Counted only once nothing can fail any more: graphql-ws calls onComplete for executed operations only.
