@@ -100,9 +100,7 @@ export function buildApp(config: Config, options: AppOptions = {}): App {
       },
       graphiql: {
         title: 'Insights',
-        defaultQuery:
-          '# Set the Authorization header to "Bearer <your API key>" below.\n{ currentSystemMetrics { metricName value tags timestamp } }\n',
-        headers: JSON.stringify({ Authorization: 'Bearer <your API key>' }),
+        defaultQuery: '{\n  currentSystemMetrics { metricName value unit tags timestamp }\n}\n',
       },
       maskedErrors: {
         // Never attach original errors (stacks, SQL) to responses, whatever NODE_ENV says.

@@ -451,8 +451,14 @@ describe('schema privacy, CSRF and methods', () => {
     expect(response.text).not.toMatch(/Did you mean/);
   });
 
-  it('serves GraphiQL only as a static page: without an ADMIN key it can neither introspect nor query', async () => {
-    const page = await fetch(`${server.url}/graphql`, { headers: { accept: 'text/html' } });
+  it('serves GraphiQL to ADMIN keys only, and without an ADMIN key nothing can introspect', async () => {
+    const anonymousPage = await fetch(`${server.url}/graphql`, { headers: { accept: 'text/html' } });
+    expect(anonymousPage.status).toBe(401);
+    expect(await anonymousPage.text()).not.toMatch(/graphiql/i);
+    const readerPage = await fetch(`${server.url}/graphql`, { headers: { accept: 'text/html', authorization: `Bearer ${readKey}` } });
+    expect(readerPage.status).toBe(403);
+    expect(await readerPage.text()).not.toMatch(/graphiql/i);
+    const page = await fetch(`${server.url}/graphql`, { headers: { accept: 'text/html', authorization: `Bearer ${ADMIN_KEY}` } });
     expect(page.status).toBe(200);
     const html = await page.text();
     expect(html).toMatch(/graphiql/i);

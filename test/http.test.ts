@@ -48,14 +48,27 @@ describe('HTTP surface on pglite', () => {
     expect(await head.text()).toBe('');
   });
 
-  it('GET /graphql from a browser serves GraphiQL', async () => {
-    const response = await fetch(`${server.url}/graphql`, { headers: { accept: 'text/html' } });
+  it('GET /graphql from a browser asks for an ADMIN key, then serves GraphiQL', async () => {
+    const anonymous = await fetch(`${server.url}/graphql`, { headers: { accept: 'text/html' } });
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers.get('www-authenticate')).toMatch(/^Basic realm=/);
+    expect(await anonymous.text()).not.toMatch(/graphiql/i);
+    // What a browser sends after its sign-in prompt: any user name, the key as password.
+    const basic = `Basic ${Buffer.from(`admin:${ADMIN_KEY}`).toString('base64')}`;
+    const response = await fetch(`${server.url}/graphql`, { headers: { accept: 'text/html', authorization: basic } });
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/^text\/html/);
     const html = await response.text();
     expect(html).toMatch(/<html/i);
     expect(html).toMatch(/graphiql/i);
     expect(html).toContain('Insights');
+    // GraphiQL's own requests carry the same Basic credentials.
+    const query = await fetch(`${server.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: basic },
+      body: JSON.stringify({ query: '{ __schema { queryType { name } } }' }),
+    });
+    expect(await query.json()).toEqual({ data: { __schema: { queryType: { name: 'Query' } } } });
   });
 
   it('answers a query sent with GET', async () => {

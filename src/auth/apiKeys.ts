@@ -146,8 +146,18 @@ export class ApiKeyAuthenticator {
   }
 }
 
+/**
+ * The API key of an Authorization header: `Bearer <key>`, or `Basic` with the key as password — what a browser
+ * sends after its sign-in prompt, so GraphiQL can be opened with a key (the user name is ignored).
+ */
 export function bearerToken(header: string | null | undefined): string | null {
   if (!header) return null;
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-  return match?.[1] ?? null;
+  const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (bearer) return bearer[1] ?? null;
+  const basic = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
+  if (!basic?.[1]) return null;
+  const decoded = Buffer.from(basic[1], 'base64').toString('utf8');
+  const separator = decoded.indexOf(':');
+  const password = separator >= 0 ? decoded.slice(separator + 1) : '';
+  return password.length > 0 && !/\s/.test(password) ? password : null;
 }

@@ -63,7 +63,22 @@ export function createRequestHandler(options: HandlerOptions) {
     let principal: Principal | null = null;
     const token = bearerToken(req.headers.authorization);
     if (token) principal = await services.authenticator.authenticate(token);
-    if (!principal && !isGraphiQLPage(req) && req.method !== 'OPTIONS') {
+    if (isGraphiQLPage(req) && !(principal && hasScope(principal, 'ADMIN'))) {
+      // GraphiQL is for ADMIN keys. A browser cannot add a Bearer header, so it is asked to sign in (any user
+      // name, the key as password); it then sends the key with the page's own requests too.
+      res.writeHead(principal ? 403 : 401, {
+        'content-type': 'text/html; charset=utf-8',
+        'cache-control': 'no-store',
+        ...(principal ? {} : { 'www-authenticate': 'Basic realm="Insights GraphiQL (password: an ADMIN API key)", charset="UTF-8"' }),
+      });
+      res.end(
+        principal
+          ? '<!doctype html><title>Insights</title><p>The query editor needs an API key with the ADMIN scope.</p>'
+          : '<!doctype html><title>Insights</title><p>Sign in with any user name and an ADMIN API key as the password.</p>',
+      );
+      return;
+    }
+    if (!principal && req.method !== 'OPTIONS') {
       refuse(req, res, 401, 'UNAUTHENTICATED', token ? 'Invalid, revoked or expired API key' : 'Missing API key: send "Authorization: Bearer <key>"', {
         'www-authenticate': 'Bearer',
       });
