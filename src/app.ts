@@ -177,6 +177,7 @@ export function buildApp(config: Config, options: AppOptions = {}): App {
         webSocket = attachGraphQLWebSocket(server, yoga, services, {
           maxPayloadBytes: WEBSOCKET_MAX_PAYLOAD_BYTES,
           maxSubscriptionsPerSocket: config.realtime.maxSubscriptionsPerSocket,
+          subscriptionBuffer: config.realtime.subscriptionBuffer,
           rateLimiter,
           guard,
         });

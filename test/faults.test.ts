@@ -98,7 +98,8 @@ describe('Redis outage', () => {
     // New live subscriptions are accepted meanwhile.
     const during = connectSubscriptions(server.url);
     await during.connected;
-    const late = during.subscribe<{ metricRecorded: { value: number } }>('subscription { metricRecorded(filter: { metricNames: ["redis_outage"] }) { value } }');
+    // A different selection from the first subscriber's: identical operations would share one execution.
+    const late = during.subscribe<{ metricRecorded: { value: number } }>('subscription { metricRecorded(filter: { metricNames: ["redis_outage"] }) { value id } }');
     await waitUntil(() => server.app.services.live.subscriberCount === 2, 'subscription during the outage');
 
     await redis.server!.start();

@@ -355,11 +355,12 @@ describe('with small limits', () => {
     const client = connectSubscriptions(server.url, readKey);
     await client.connected;
     try {
-      const query = 'subscription { metricRecorded { id } }';
-      const first = client.subscribe(query);
-      const second = client.subscribe(query);
+      // Distinct operations: identical ones would share one execution (and one hub subscriber) on the server.
+      const query = (n: number) => `subscription { metricRecorded(filter: { metricNames: ["cap_${n}"] }) { id } }`;
+      const first = client.subscribe(query(1));
+      const second = client.subscribe(query(2));
       await waitUntil(() => server.app.services.live.subscriberCount === 2, 'two subscriptions');
-      const third = client.subscribe(query);
+      const third = client.subscribe(query(3));
       await waitUntil(() => third.errors.length > 0, 'third refused');
       expect(JSON.stringify(third.errors)).toContain('TOO_MANY_SUBSCRIPTIONS');
       expect(first.errors).toEqual([]);
@@ -367,7 +368,7 @@ describe('with small limits', () => {
 
       first.stop();
       await waitUntil(() => server.app.services.live.subscriberCount === 1, 'first ended');
-      const fourth = client.subscribe(query);
+      const fourth = client.subscribe(query(4));
       await waitUntil(() => server.app.services.live.subscriberCount === 2, 'fourth accepted');
       expect(fourth.errors).toEqual([]);
       expect(client.closeEvents).toEqual([]);
@@ -375,7 +376,7 @@ describe('with small limits', () => {
       // Another socket has its own allowance.
       const other = connectSubscriptions(server.url, readKey);
       await other.connected;
-      other.subscribe(query);
+      other.subscribe(query(5));
       await waitUntil(() => server.app.services.live.subscriberCount === 3, 'other socket subscription');
       await other.dispose();
     } finally {

@@ -109,6 +109,28 @@ describe('live subscriptions across two instances sharing PostgreSQL and Redis',
     await subscriptions.dispose();
   });
 
+  it('runs identical subscriptions once and delivers every event to each of them', async () => {
+    const sockets = [connectSubscriptions(second.url), connectSubscriptions(second.url)];
+    await Promise.all(sockets.map((socket) => socket.connected));
+    const baseline = subscriberCount(second);
+    const filter = { filter: { metricNames: ['shared_stream'] } };
+    const members = [...sockets, sockets[0]!, sockets[1]!, sockets[0]!].map((socket) => socket.subscribe<MetricEvent>(METRICS, filter));
+    // Five subscribers, one execution: the hub sees a single subscriber.
+    await waitUntil(() => subscriberCount(second) === baseline + 1, 'one shared subscription');
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(subscriberCount(second)).toBe(baseline + 1);
+    await first.request(RECORD_SYSTEM, { input: systemBatch(50, 'shared_stream') });
+    for (const member of members) {
+      expect((await member.waitFor(50)).map((event) => event.metricRecorded.value)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    }
+    // Leaving one member keeps the others; leaving all ends the shared execution.
+    members[0]!.stop();
+    await first.request(RECORD_SYSTEM, { input: systemBatch(1, 'shared_stream') });
+    await members[1]!.waitFor(51);
+    await Promise.all(sockets.map((socket) => socket.dispose()));
+    await waitUntil(() => subscriberCount(second) === baseline, 'shared subscription ended');
+  });
+
   it('refuses a socket without a valid key with 4403 before any event', async () => {
     for (const key of [null, 'not-a-real-key-000000000000000000']) {
       const subscriptions = connectSubscriptions(second.url, key);

@@ -1,20 +1,90 @@
 import type { Server } from 'node:http';
-import type { ExecutionArgs } from 'graphql';
-import { GraphQLError } from 'graphql';
+import type { DocumentNode, ExecutionArgs } from 'graphql';
+import { getOperationAST, GraphQLError, Kind } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import type { YogaServerInstance } from 'graphql-yoga';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { bearerToken } from '../auth/apiKeys.js';
 import type { RateLimiter } from '../auth/rateLimiter.js';
 import type { LiveSessionGuard } from '../auth/liveSessionGuard.js';
 import type { Principal } from '../auth/scopes.js';
+import { SharedSubscriptions } from '../realtime/sharedSubscriptions.js';
 import type { Context, Services } from '../schema/context.js';
 import type { ServerContext } from './serverContext.js';
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 type Enveloped = ReturnType<YogaServerInstance<ServerContext, Context>['getEnveloped']>;
-type ExecutionArgsWithEnvelope = ExecutionArgs & { rootValue: { execute: Enveloped['execute']; subscribe: Enveloped['subscribe'] } };
+type ExecutionArgsWithEnvelope = ExecutionArgs & {
+  rootValue: { execute: Enveloped['execute']; subscribe: Enveloped['subscribe']; shareKey: string | null };
+};
+
+/** Subscriptions that are pure event streams (no per-subscriber first value), so identical ones can share. */
+const SHAREABLE_FIELDS = new Set(['metricRecorded', 'activityRecorded']);
+
+function shareKeyOf(document: DocumentNode, payload: { query: string; operationName?: string | null; variables?: unknown }, keyId: string): string | null {
+  const operation = getOperationAST(document, payload.operationName ?? undefined);
+  if (operation?.operation !== 'subscription') return null;
+  const shareable = operation.selectionSet.selections.every(
+    (selection) => selection.kind === Kind.FIELD && SHAREABLE_FIELDS.has(selection.name.value),
+  );
+  if (!shareable || document.definitions.length !== 1) return null;
+  return [keyId, payload.operationName ?? '', payload.query, JSON.stringify(payload.variables ?? {})].join('\u0000');
+}
+
+const HIGH_WATER_BYTES = 1024 * 1024;
+
+/**
+ * Coalesces what graphql-ws sends on one socket within one turn of the event loop into a single write (one
+ * system call instead of one per message; under load, more messages wait per turn, so the saving grows
+ * with it). Sends are acknowledged at once while the socket keeps up; once more than HIGH_WATER_BYTES wait
+ * for a slow client, acknowledgements wait too, so graphql-ws stops pulling and the subscription's bounded
+ * buffer ends a client that never reads.
+ */
+function coalesceWrites(socket: WebSocket): void {
+  const send = socket.send.bind(socket) as (data: unknown) => void;
+  const tcp = (socket as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
+  let pending: unknown[] = [];
+  let waiting: (() => void)[] = [];
+  let flushScheduled = false;
+  let releaseScheduled = false;
+  const release = () => {
+    releaseScheduled = false;
+    if (waiting.length === 0) return;
+    if (socket.readyState === socket.OPEN && socket.bufferedAmount > HIGH_WATER_BYTES) {
+      releaseScheduled = true;
+      setTimeout(release, 20).unref();
+      return;
+    }
+    const callbacks = waiting;
+    waiting = [];
+    for (const callback of callbacks) callback();
+  };
+  const flush = () => {
+    flushScheduled = false;
+    const batch = pending;
+    pending = [];
+    if (socket.readyState === socket.OPEN) {
+      tcp?.cork();
+      for (const data of batch) send(data);
+      tcp?.uncork();
+    }
+    if (!releaseScheduled) release();
+  };
+  socket.send = ((data: unknown, optionsOrCallback?: unknown, maybeCallback?: unknown) => {
+    const callback = (typeof optionsOrCallback === 'function' ? optionsOrCallback : maybeCallback) as
+      | ((error?: Error) => void)
+      | undefined;
+    pending.push(data);
+    if (!flushScheduled) {
+      flushScheduled = true;
+      setImmediate(flush);
+    }
+    if (!callback) return;
+    if (socket.bufferedAmount > HIGH_WATER_BYTES || releaseScheduled) waiting.push(() => callback());
+    else queueMicrotask(() => callback());
+  }) as WebSocket['send'];
+}
 
 export interface GraphQLWebSocket {
   /**
@@ -34,9 +104,18 @@ export function attachGraphQLWebSocket(
   server: Server,
   yoga: YogaServerInstance<ServerContext, Context>,
   services: Services,
-  options: { maxPayloadBytes: number; maxSubscriptionsPerSocket: number; rateLimiter: RateLimiter; guard: LiveSessionGuard },
+  options: {
+    maxPayloadBytes: number;
+    maxSubscriptionsPerSocket: number;
+    subscriptionBuffer: number;
+    rateLimiter: RateLimiter;
+    guard: LiveSessionGuard;
+  },
 ): GraphQLWebSocket {
   const wss = new WebSocketServer({ server, path: '/graphql', maxPayload: options.maxPayloadBytes });
+  // Registered before graphql-ws's own listener, so its sends go through the coalescing wrapper.
+  wss.on('connection', coalesceWrites);
+  const shared = new SharedSubscriptions(options.subscriptionBuffer);
   // Operations between subscribe and complete, so shutdown can let completions reach clients before closing.
   let activeOperations = 0;
   const handle = useServer<
@@ -45,7 +124,12 @@ export function attachGraphQLWebSocket(
   >(
     {
       execute: (args) => (args as ExecutionArgsWithEnvelope).rootValue.execute(args),
-      subscribe: (args) => (args as ExecutionArgsWithEnvelope).rootValue.subscribe(args),
+      subscribe: (args) => {
+        const root = (args as ExecutionArgsWithEnvelope).rootValue;
+        return root.shareKey
+          ? (shared.subscribe(root.shareKey, () => root.subscribe(args)) as ReturnType<Enveloped['subscribe']>)
+          : root.subscribe(args);
+      },
       onConnect: async (ctx) => {
         const header = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
         const token = bearerToken(typeof header === 'string' ? header : null);
@@ -114,7 +198,7 @@ export function attachGraphQLWebSocket(
           operationName: payload.operationName,
           variableValues: payload.variables,
           contextValue,
-          rootValue: { execute, subscribe },
+          rootValue: { execute, subscribe, shareKey: shareKeyOf(document, payload, principal.keyId) },
         };
         return args;
       },
