@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { useEngine } from '@envelop/core';
+import { useEngine, useErrorHandler } from '@envelop/core';
 import { execute, GraphQLError, subscribe } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import pino, { type Logger } from 'pino';
@@ -15,7 +15,6 @@ import { migrate } from './db/migrate.js';
 import { presentError, unauthenticated } from './errors.js';
 import { createRequestHandler } from './http/handler.js';
 import { hardeningPlugins, withoutSuggestions } from './http/hardening.js';
-import { requestScope } from './http/requestContext.js';
 import type { ServerContext } from './http/serverContext.js';
 import { attachGraphQLWebSocket, type GraphQLWebSocket } from './http/websocket.js';
 import { Ingestor } from './ingest/ingest.js';
@@ -71,6 +70,12 @@ const executeMarkingRequestErrors: typeof execute = (args) => {
   };
 };
 
+/** envelop hands error handlers the context itself, or (for execution errors) the execution arguments. */
+function requestIdOf(context: unknown): string | undefined {
+  const value = (context as { contextValue?: unknown } | undefined)?.contextValue ?? context;
+  return (value as Partial<ServerContext> | undefined)?.requestId;
+}
+
 function rateLimitPolicies(limits: Config['rateLimits']): RateLimitPolicies {
   const policy = (perSecond: number) => ({ perSecond, burst: Math.max(1, perSecond * limits.burstSeconds) });
   return { READ: policy(limits.READ), INGEST: policy(limits.INGEST), ADMIN: policy(limits.ADMIN) };
@@ -105,24 +110,25 @@ export function buildApp(config: Config, options: AppOptions = {}): App {
       maskedErrors: {
         // Never attach original errors (stacks, SQL) to responses, whatever NODE_ENV says.
         isDev: false,
-        maskError: (error) => {
-          const { error: shown, expected } = presentError(error);
-          if (!expected) {
-            log.error({ err: error, requestId: requestScope.getStore()?.requestId }, 'unexpected error while serving a request');
-          }
-          return shown;
-        },
+        maskError: (error) => presentError(error).error,
       },
       plugins: [
         // graphql-js's own executor: yoga's default (@graphql-tools/executor) deep-copies every variable first,
         // which costs several percent on a 1,000-record batch, for @defer/@stream support we do not use.
         useEngine({ execute: executeMarkingRequestErrors, subscribe }),
+        // The real error behind a masked one, logged with the request id that the caller also received.
+        useErrorHandler(({ errors, context }) => {
+          for (const error of errors) {
+            if (presentError(error).expected) continue;
+            log.error({ err: error, requestId: requestIdOf(context) }, 'unexpected error while serving a request');
+          }
+        }),
         ...hardeningPlugins(config.graphqlLimits),
       ],
       // The transport (HTTP handler or WebSocket connection_init) has already checked the key.
-      context: ({ principal }): Context => {
+      context: ({ principal, requestId }): Context => {
         if (!principal) throw unauthenticated('Missing API key: send "Authorization: Bearer <key>"');
-        return { ...shared, principal, requestId: requestScope.getStore()?.requestId ?? randomUUID() };
+        return { ...shared, principal, requestId: requestId ?? randomUUID() };
       },
     });
 

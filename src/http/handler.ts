@@ -9,7 +9,6 @@ import { hasScope, type Principal } from '../auth/scopes.js';
 import type { Context, Services } from '../schema/context.js';
 import { BodyTooLargeError, readBody } from './body.js';
 import { healthReport } from './health.js';
-import { requestScope } from './requestContext.js';
 import type { ServerContext } from './serverContext.js';
 
 export interface HandlerOptions {
@@ -111,7 +110,7 @@ export function createRequestHandler(options: HandlerOptions) {
       const untrack = options.guard.track(token, () => res.end());
       res.once('close', untrack);
     }
-    await requestScope.run({ requestId }, () => yoga(req, res, { req, res, principal: principal ?? undefined }));
+    await yoga(req, res, { req, res, principal: principal ?? undefined, requestId });
   };
 
   return (req: IncomingMessage, res: ServerResponse) => {

@@ -7,4 +7,6 @@ export interface ServerContext {
   res?: ServerResponse;
   /** Set for WebSocket operations: the key was checked at connection_init. */
   principal?: Principal;
+  /** Echoed in x-request-id and logged with any unexpected error of the request. */
+  requestId?: string;
 }
