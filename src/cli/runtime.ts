@@ -1,6 +1,6 @@
 import pino, { type Logger } from 'pino';
 import type { Config } from '../config.js';
-import { openDatabase, type Database } from '../db/database.js';
+import { DataDirectoryInUseError, openDatabase, type Database } from '../db/database.js';
 import { migrate } from '../db/migrate.js';
 import { Ingestor } from '../ingest/ingest.js';
 import { createJobScheduler, type JobScheduler } from '../jobs/index.js';
@@ -42,7 +42,7 @@ export async function openRuntime(config: Config, options: { migrate: boolean })
     db = await openDatabase(config.database, log);
   } catch (error) {
     const where = config.database.url ? 'PostgreSQL' : `the embedded database in ${config.database.dataDir}`;
-    const hint = config.database.url
+    const hint = config.database.url || error instanceof DataDirectoryInUseError
       ? ''
       : ' (an embedded database can be open in one process only: stop the service, or point DATABASE_URL at PostgreSQL)';
     throw new CliError(`could not open ${where}: ${describe(error)}${hint}`);
