@@ -1,8 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { REDIS_URL } from './support/databases.js';
+import { OwnRedisServer } from './support/redisServer.js';
 import { ADMIN_KEY, startTestServer, type TestServer } from './support/server.js';
 import { connectSubscriptions } from './support/subscriptions.js';
 import { waitUntil } from './support/wait.js';
@@ -217,38 +217,16 @@ describe('live subscriptions across two instances sharing PostgreSQL and Redis',
 });
 
 describe('Redis outage', () => {
-  let redis: ChildProcess | undefined;
+  let redis: OwnRedisServer;
   let first: TestServer;
   let second: TestServer;
-  const port = 20_000 + Math.floor(Math.random() * 20_000);
-  const redisUrl = `redis://127.0.0.1:${port}`;
-
-  const startRedis = async () => {
-    redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    const { Redis } = await import('ioredis');
-    await waitUntil(async () => {
-      const probe = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      probe.on('error', () => undefined);
-      try {
-        await probe.connect();
-        return (await probe.ping()) === 'PONG';
-      } catch {
-        return false;
-      } finally {
-        probe.disconnect();
-      }
-    }, 'redis-server to start');
-  };
-  const stopRedis = async () => {
-    const process = redis;
-    if (!process || process.exitCode !== null) return;
-    await new Promise((resolve) => {
-      process.once('exit', resolve);
-      process.kill('SIGKILL');
-    });
-  };
+  let redisUrl: string;
+  const startRedis = () => redis.start();
+  const stopRedis = () => redis.stop();
 
   beforeAll(async () => {
+    redis = await OwnRedisServer.create();
+    redisUrl = redis.url;
     await startRedis();
     first = await startTestServer('postgres', { label: 'redis_outage', env: { REDIS_URL: redisUrl } });
     second = await startTestServer('postgres', { label: 'redis_outage', databaseUrl: first.databaseUrl, env: { REDIS_URL: redisUrl } });
@@ -256,7 +234,7 @@ describe('Redis outage', () => {
   afterAll(async () => {
     await second?.stop();
     await first?.destroy();
-    await stopRedis();
+    await redis?.stop();
   });
 
   it('keeps accepting writes while Redis is down and resumes live delivery when it returns', async () => {
