@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { fixed, integer, table } from './format.js';
-import { withinMs } from './harness.js';
+import { postGraphQL, withinMs } from './harness.js';
 
 /**
  * Live fan-out: `subscribers` WebSocket subscriptions to metricRecorded on one service instance, while a writer
@@ -289,39 +289,17 @@ async function postEvent(target: Target, value: number, signal: AbortSignal): Pr
       input: { metricName: METRIC_NAME, metricType: 'GAUGE', value, timestamp: new Date(Math.abs(value)).toISOString() },
     },
   });
-  let status: number;
-  let text: string;
-  try {
-    const response = await fetch(target.httpUrl, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        accept: 'application/graphql-response+json, application/json',
-        authorization: `Bearer ${target.apiKey}`,
-      },
-      body,
-      signal: AbortSignal.any([signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]),
-    });
-    status = response.status;
-    text = await response.text();
-  } catch (error) {
-    return `request failed: ${error instanceof Error ? error.message : String(error)}`;
-  }
-  let parsed: GraphQLResponse;
-  try {
-    parsed = JSON.parse(text) as GraphQLResponse;
-  } catch {
-    return `HTTP ${status}, body is not JSON: ${text.slice(0, 200)}`;
-  }
-  const error = parsed.errors?.[0];
+  const answer = await postGraphQL<GraphQLResponse['data']>(target.httpUrl, target.apiKey, body, signal, REQUEST_TIMEOUT_MS);
+  if (typeof answer === 'string') return answer;
+  const { status } = answer;
+  const error = answer.errors?.[0];
   if (error !== undefined) return `HTTP ${status} ${String(error.extensions?.code ?? 'error')}: ${String(error.message).slice(0, 200)}`;
-  if (status !== 200 || typeof parsed.data?.recordSystemMetric?.id !== 'string') return `HTTP ${status}: ${text.slice(0, 200)}`;
+  if (status !== 200 || typeof answer.data?.recordSystemMetric?.id !== 'string') return `HTTP ${status}: ${JSON.stringify(answer).slice(0, 200)}`;
   return null;
 }
 
 interface GraphQLResponse {
   data?: { recordSystemMetric?: { id?: unknown } | null } | null;
-  errors?: { message?: unknown; extensions?: { code?: unknown } }[];
 }
 
 /**

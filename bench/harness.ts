@@ -204,3 +204,45 @@ export async function withinMs<T>(work: Promise<T>, ms: number, what: string): P
     clearTimeout(timer);
   }
 }
+
+export interface GraphQLPostResult<Data> {
+  status: number;
+  data?: Data | null;
+  errors?: { message?: unknown; extensions?: { code?: unknown } }[];
+}
+
+/**
+ * POSTs one GraphQL body with the key; returns the parsed answer, or a description of why there is none
+ * (network failure, time-out, a body that is not JSON).
+ */
+export async function postGraphQL<Data>(
+  url: string,
+  apiKey: string,
+  body: string | Uint8Array<ArrayBuffer>,
+  signal: AbortSignal,
+  timeoutMs: number,
+): Promise<GraphQLPostResult<Data> | string> {
+  let status: number;
+  let text: string;
+  try {
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/graphql-response+json, application/json',
+        authorization: `Bearer ${apiKey}`,
+      },
+      body,
+      signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
+    });
+    status = response.status;
+    text = await response.text();
+  } catch (error) {
+    return `request failed: ${error instanceof Error ? error.message : String(error)}`;
+  }
+  try {
+    return { status, ...(JSON.parse(text) as Omit<GraphQLPostResult<Data>, 'status'>) };
+  } catch {
+    return `HTTP ${status}, body is not JSON: ${text.slice(0, 200)}`;
+  }
+}

@@ -5,6 +5,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { fixed, integer, percentile, table } from './format.js';
+import { postGraphQL } from './harness.js';
 
 /**
  * Ingest throughput: rows/s through the recordSystemMetrics mutation over HTTP, against PostgreSQL's own
@@ -222,39 +223,17 @@ async function timedCopy(pool: pg.Pool, connectionShares: readonly Buffer[][]): 
 
 interface GraphQLResponse {
   data?: { recordSystemMetrics?: { count?: unknown } | null } | null;
-  errors?: { message?: unknown }[];
 }
 
 /** Returns a description of what went wrong, or null when the batch was stored in full. */
 async function postBatch(options: IngestBenchmarkOptions, batch: Batch): Promise<string | null> {
-  let status: number;
-  let text: string;
-  try {
-    const response = await fetch(options.graphqlUrl, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        accept: 'application/graphql-response+json, application/json',
-        authorization: `Bearer ${options.apiKey}`,
-      },
-      body: batch.body,
-      signal: AbortSignal.any([options.signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]),
-    });
-    status = response.status;
-    text = await response.text();
-  } catch (error) {
-    return `request failed: ${error instanceof Error ? error.message : String(error)}`;
+  const answer = await postGraphQL<GraphQLResponse['data']>(options.graphqlUrl, options.apiKey, batch.body, options.signal, REQUEST_TIMEOUT_MS);
+  if (typeof answer === 'string') return answer;
+  const { status } = answer;
+  if (answer.errors && answer.errors.length > 0) {
+    return `HTTP ${status}, errors: ${answer.errors.map((error) => String(error.message)).join('; ').slice(0, 500)}`;
   }
-  let parsed: GraphQLResponse;
-  try {
-    parsed = JSON.parse(text) as GraphQLResponse;
-  } catch {
-    return `HTTP ${status}, body is not JSON: ${text.slice(0, 200)}`;
-  }
-  if (parsed.errors && parsed.errors.length > 0) {
-    return `HTTP ${status}, errors: ${parsed.errors.map((error) => String(error.message)).join('; ').slice(0, 500)}`;
-  }
-  const count = parsed.data?.recordSystemMetrics?.count;
+  const count = answer.data?.recordSystemMetrics?.count;
   if (status !== 200 || count !== batch.rows) {
     return `HTTP ${status}, stored ${String(count)} of ${batch.rows} rows`;
   }
