@@ -1,17 +1,15 @@
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli/main.js';
 import type { Output } from '../src/cli/output.js';
 import { sql } from '../src/db/sql.js';
 import { graphql } from './generated/gql.js';
+import { runScript } from './support/processes.js';
 import { ADMIN_KEY, startTestServer, type TestServer } from './support/server.js';
 
 const CliSeed = graphql(`
   mutation CliSeed($input: IngestInput!) { ingest(input: $input) { count } }
 `);
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DAY = 86_400_000;
 
 interface CliResult {
@@ -21,26 +19,12 @@ interface CliResult {
 }
 
 /** Runs `insights <args>` as operators do (a process of its own), with `env` over a clean environment. */
-async function insights(args: string[], env: Record<string, string>): Promise<CliResult> {
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'silent' };
-  for (const name of ['DATABASE_URL', 'REDIS_URL', 'INSIGHTS_DATA_DIR', 'MONITORING_ENABLED']) delete childEnv[name];
-  Object.assign(childEnv, env);
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', ...args], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const code = await new Promise<number | null>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`insights ${args.join(' ')} still running after 30 s\n${stdout}\n${stderr}`));
-    }, 30_000);
-    child.once('exit', (exitCode) => {
-      clearTimeout(timer);
-      resolve(exitCode);
-    });
+function insights(args: string[], env: Record<string, string>): Promise<CliResult> {
+  return runScript('src/cli/index.ts', args, {
+    env,
+    unset: ['DATABASE_URL', 'REDIS_URL', 'INSIGHTS_DATA_DIR', 'MONITORING_ENABLED'],
+    timeoutMs: 30_000,
   });
-  return { code, stdout, stderr };
 }
 
 /** An Output that records what a command prints, optionally posing as a terminal. */

@@ -1,10 +1,8 @@
-import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it, vi } from 'vitest';
+import { runScript } from './support/processes.js';
 import { ConfigError, loadConfig, type Environment } from '../src/config.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 /** loadConfig's ConfigError for env, failing the test when it does not throw one. */
 function configError(env: Environment): ConfigError {
@@ -214,26 +212,8 @@ describe('loadConfig', () => {
 });
 
 /** Runs src/main.ts with env (on top of this process's, minus any database/redis/key), bounded by 20 s. */
-async function runEntryPoint(env: Environment): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'silent' };
-  for (const name of ['DATABASE_URL', 'REDIS_URL', 'INSIGHTS_ADMIN_KEY', 'PORT']) delete childEnv[name];
-  Object.assign(childEnv, env);
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const code = await new Promise<number | null>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`entry point still running after 20 s\n--- stdout\n${stdout}\n--- stderr\n${stderr}`));
-    }, 20_000);
-    child.once('exit', (exitCode) => {
-      clearTimeout(timer);
-      resolve(exitCode);
-    });
-  });
-  return { code, stdout, stderr };
+function runEntryPoint(env: Environment) {
+  return runScript('src/main.ts', [], { env, unset: ['DATABASE_URL', 'REDIS_URL', 'INSIGHTS_ADMIN_KEY', 'PORT'], timeoutMs: 20_000 });
 }
 
 describe('the entry point', () => {

@@ -1,9 +1,9 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { graphql } from './generated/gql.js';
 import { createScratchDirectory } from './support/databases.js';
+import { freePort } from './support/processes.js';
 import { ADMIN_KEY, startTestServer, type TestServer } from './support/server.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -170,16 +170,6 @@ describe('HTTP surface on pglite', () => {
 // ---------------------------------------------------------------------------------------------------------------
 // The real entry point, as `npm start` runs it.
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 interface Service {
   child: ChildProcessWithoutNullStreams;

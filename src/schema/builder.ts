@@ -51,7 +51,7 @@ export const builder = new SchemaBuilder<{
   scopeAuth: {
     authorizeOnSubscribe: true,
     authScopes: (ctx) => ({ scope: (scope: ApiKeyScope) => hasScope(ctx.principal, scope) }),
-    unauthorizedError: (_parent, ctx, info, result) => {
+    unauthorizedError: (_parent, _context, info, result) => {
       const missing = missingScopes(result.failure);
       return new GraphQLError(
         `Forbidden: ${info.parentType.name}.${info.fieldName} needs the ${missing.join(' or ')} scope, which this API key does not have`,

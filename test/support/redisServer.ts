@@ -1,19 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import { Redis } from 'ioredis';
+import { freePort } from './processes.js';
 import { waitUntil } from './wait.js';
 
-/** A free TCP port on 127.0.0.1 (closed again before returning, so a child process can take it). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 /**
  * A redis-server of the test's own on a spare port, so it can be killed and started again without touching the
