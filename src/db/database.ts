@@ -55,7 +55,7 @@ function openPostgres(url: string, poolSize: number, log: Logger): Database {
     try {
       return await fn(client);
     } catch (error) {
-      broken ??= error instanceof Error && isConnectionFailure(error) ? error : undefined;
+      broken ??= error instanceof Error && isDatabaseUnavailable(error) ? error : undefined;
       throw error;
     } finally {
       client.off('error', onError);
@@ -108,8 +108,6 @@ function openPostgres(url: string, poolSize: number, log: Logger): Database {
     },
   };
 }
-
-const isConnectionFailure = (error: Error) => isDatabaseUnavailable(error);
 
 export class DataDirectoryInUseError extends Error {}
 

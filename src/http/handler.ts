@@ -4,6 +4,7 @@ import { Readable } from 'node:stream';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { bearerToken } from '../auth/apiKeys.js';
 import type { LiveSessionGuard } from '../auth/liveSessionGuard.js';
+import type { ErrorCode } from '../errors.js';
 import type { RateLimiter } from '../auth/rateLimiter.js';
 import { hasScope, type Principal } from '../auth/scopes.js';
 import type { Context, Services } from '../schema/context.js';
@@ -22,8 +23,6 @@ export interface HandlerOptions {
   /** Requests that shutdown must let finish (event streams are ended by shutdown instead). */
   inFlight: Set<ServerResponse>;
 }
-
-type ErrorCode = 'UNAUTHENTICATED' | 'RATE_LIMITED' | 'PAYLOAD_TOO_LARGE' | 'UNAVAILABLE';
 
 /** A GraphQL-over-HTTP error response for requests refused before GraphQL runs. */
 function refuse(req: IncomingMessage, res: ServerResponse, status: number, code: ErrorCode, message: string, headers: Record<string, string> = {}) {

@@ -102,7 +102,6 @@ export interface GraphQLWebSocket {
    * 1001 (going away).
    */
   dispose(deadline: number): Promise<void>;
-  readonly socketCount: number;
 }
 
 /**
@@ -223,9 +222,6 @@ export function attachGraphQLWebSocket(
       while ([...wss.clients].some((socket) => socket.bufferedAmount > 0) && Date.now() < deadline) await delay(10);
       await delay(20);
       await handle.dispose();
-    },
-    get socketCount() {
-      return wss.clients.size;
     },
   };
 }

@@ -29,7 +29,6 @@ export function textProblem(value: string): string | null {
   if (LONE_SURROGATE.test(value)) return 'must not contain unpaired UTF-16 surrogates';
   return null;
 }
-const hasNul = (value: string) => textProblem(value) !== null;
 
 /** What PostgreSQL's jsonb would refuse or silently change: bad strings, and numbers JSON cannot carry. */
 function jsonProblem(value: unknown): string | null {
@@ -123,7 +122,7 @@ function tagsProblem(value: unknown): string | null {
   for (const key in value) {
     count += 1;
     if (count > LIMITS.tagCount) return `must have at most ${LIMITS.tagCount} entries`;
-    if (key.length === 0 || key.length > LIMITS.tagKeyMaxLength || hasNul(key)) {
+    if (key.length === 0 || key.length > LIMITS.tagKeyMaxLength || textProblem(key) !== null) {
       return `key "${key.slice(0, 40)}" must be 1-${LIMITS.tagKeyMaxLength} characters`;
     }
     const inner = (value as Record<string, unknown>)[key];

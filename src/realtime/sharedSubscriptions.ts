@@ -45,10 +45,6 @@ export class SharedSubscriptions {
     return this.join(key, group);
   }
 
-  get groupCount(): number {
-    return this.groups.size;
-  }
-
   private open(key: string, iterable: AsyncIterable<ExecutionResult>): Group {
     const group: Group = { members: new Set(), source: iterable[Symbol.asyncIterator]() };
     this.started.set(key, group);
