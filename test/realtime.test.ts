@@ -131,6 +131,32 @@ describe('live subscriptions across two instances sharing PostgreSQL and Redis',
     await waitUntil(() => subscriberCount(second) === baseline, 'shared subscription ended');
   });
 
+  it('frames messages of every size on one socket: queries beyond 64 KiB between shared-stream events', async () => {
+    const subscriptions = connectSubscriptions(second.url);
+    await subscriptions.connected;
+    const baseline = subscriberCount(second);
+    const stream = subscriptions.subscribe<MetricEvent>(METRICS, { filter: { metricNames: ['framing'] } });
+    await waitUntil(() => subscriberCount(second) === baseline + 1, 'stream registered');
+    // 1,000 records of about 300 bytes each: a 300 KB query result, which takes a 64-bit frame length.
+    await first.request(RECORD_SYSTEM, { input: systemBatch(1000, 'framing', { padding: 'y'.repeat(250) }) });
+    await stream.waitFor(1000);
+    const page = subscriptions.subscribe<{ systemMetrics: { edges: { node: { value: number; tags: { padding: string } } }[] } }>(
+      `query { systemMetrics(first: 1000, filter: { metricName: "framing" }) { edges { node { value tags } } } }`,
+    );
+    // A small message (126-byte frames and below) straight after, and events while the big one goes out.
+    const small = subscriptions.subscribe<{ systemMetrics: { totalCount: number } }>(
+      `query { systemMetrics(filter: { metricName: "framing" }) { totalCount } }`,
+    );
+    await first.request(RECORD_SYSTEM, { input: systemBatch(3, 'framing') });
+    const [result] = await page.waitFor(1);
+    expect(result!.systemMetrics.edges).toHaveLength(1000);
+    expect(new Set(result!.systemMetrics.edges.map((edge) => edge.node.tags.padding))).toEqual(new Set(['y'.repeat(250)]));
+    expect((await small.waitFor(1))[0]!.systemMetrics.totalCount).toBeGreaterThanOrEqual(1000);
+    const events = await stream.waitFor(1003);
+    expect(events.slice(1000).map((event) => event.metricRecorded.value)).toEqual([0, 1, 2]);
+    await subscriptions.dispose();
+  });
+
   it('refuses a socket without a valid key with 4403 before any event', async () => {
     for (const key of [null, 'not-a-real-key-000000000000000000']) {
       const subscriptions = connectSubscriptions(second.url, key);
@@ -192,10 +218,22 @@ describe('live subscriptions across two instances sharing PostgreSQL and Redis',
     const baseline = subscriberCount(second);
     const stuck = await rawStuckSubscriber(second.url, `subscription { metricRecorded(filter: { metricNames: ["flood"] }) { id metricName tags } }`);
     await waitUntil(() => subscriberCount(second) === baseline + 1, 'stuck subscription registered');
+    // The same operation, variables and key as the healthy one below: both share one execution, and the stuck
+    // one must be ended on its own.
+    const floodFilter = { filter: { metricNames: ['flood'] } };
+    const stuckAlongside = await rawStuckSubscriber(second.url, METRICS, floodFilter);
+    await waitUntil(() => subscriberCount(second) === baseline + 2, 'second stuck subscription registered');
     const subscriptions = connectSubscriptions(second.url);
     await subscriptions.connected;
-    const healthy = subscriptions.subscribe<MetricEvent>(METRICS, { filter: { metricNames: ['flood'] } });
-    await waitUntil(() => subscriberCount(second) === baseline + 2, 'both subscriptions registered');
+    const healthy = subscriptions.subscribe<MetricEvent>(METRICS, floodFilter);
+    // Joining a shared execution registers nothing new in the hub: a first event (a probe, value -1) shows
+    // it has joined.
+    const probe = [{ metricName: 'flood', metricType: 'GAUGE', value: -1 }];
+    await waitUntil(async () => {
+      await first.request(RECORD_SYSTEM, { input: probe });
+      return healthy.events.length > 0;
+    }, 'healthy subscription joined');
+    expect(subscriberCount(second)).toBe(baseline + 2);
 
     // About 16 MB of events: far more than the socket buffers and the subscription buffer hold.
     // Batches of about 600 KB, under the default 1 MiB body limit.
@@ -205,13 +243,18 @@ describe('live subscriptions across two instances sharing PostgreSQL and Redis',
       const response = await first.request(RECORD_SYSTEM, { input: systemBatch(1000, 'flood', { padding }) });
       expect(response.data).toEqual({ recordSystemMetrics: { count: 1000 } });
     }
-    await healthy.waitFor(batches * 1000, 30_000);
-    // The stuck subscription was dropped on the server, leaving only the healthy one.
+    const flooded = () => healthy.events.map((event) => event.metricRecorded.value).filter((value) => value !== -1);
+    await waitUntil(() => flooded().length >= batches * 1000, 'every flood event delivered to the healthy subscriber', 30_000);
+    expect(flooded()).toEqual(
+      Array.from({ length: batches }, () => Array.from({ length: 1000 }, (_, i) => i)).flat(),
+    );
+    // The stuck subscription was dropped on the server, leaving only the healthy one's.
     await waitUntil(() => subscriberCount(second) === baseline + 1, 'stuck subscription dropped', 15_000);
-    stuck.resume();
-    const errorText = await stuck.firstError;
-    expect(errorText).toContain('SUBSCRIPTION_OVERFLOW');
-    stuck.close();
+    for (const subscriber of [stuck, stuckAlongside]) {
+      subscriber.resume();
+      expect(await subscriber.firstError).toContain('SUBSCRIPTION_OVERFLOW');
+      subscriber.close();
+    }
     await subscriptions.dispose();
   }, 90_000);
 });
@@ -341,7 +384,7 @@ describe('embedded in-process mode', () => {
  * A graphql-transport-ws client that subscribes and then stops reading its socket, like a frozen browser tab:
  * the kernel buffers fill and the server can no longer send to it.
  */
-async function rawStuckSubscriber(baseUrl: string, query: string) {
+async function rawStuckSubscriber(baseUrl: string, query: string, variables?: Record<string, unknown>) {
   const socket = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws');
   await new Promise((resolve, reject) => {
     socket.once('open', resolve);
@@ -360,7 +403,7 @@ async function rawStuckSubscriber(baseUrl: string, query: string) {
     const text = String(data);
     if (text.includes('"type":"error"')) firstError(text);
   });
-  socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query } }));
+  socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query, variables } }));
   const tcp = (socket as unknown as { _socket: import('node:net').Socket })._socket;
   tcp.pause();
   return {

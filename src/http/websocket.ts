@@ -9,15 +9,21 @@ import { bearerToken } from '../auth/apiKeys.js';
 import type { RateLimiter } from '../auth/rateLimiter.js';
 import type { LiveSessionGuard } from '../auth/liveSessionGuard.js';
 import type { Principal } from '../auth/scopes.js';
-import { SharedSubscriptions } from '../realtime/sharedSubscriptions.js';
+import { SharedSubscriptions, type DeliverSerialized } from '../realtime/sharedSubscriptions.js';
 import type { Context, Services } from '../schema/context.js';
 import type { ServerContext } from './serverContext.js';
+import { envelopeFor, SocketWriter } from './socketWriter.js';
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 type Enveloped = ReturnType<YogaServerInstance<ServerContext, Context>['getEnveloped']>;
 type ExecutionArgsWithEnvelope = ExecutionArgs & {
-  rootValue: { execute: Enveloped['execute']; subscribe: Enveloped['subscribe']; shareKey: string | null };
+  rootValue: {
+    execute: Enveloped['execute'];
+    subscribe: Enveloped['subscribe'];
+    shareKey: string | null;
+    deliver: DeliverSerialized;
+  };
 };
 
 /** Subscriptions that are pure event streams (no per-subscriber first value), so identical ones can share. */
@@ -33,67 +39,26 @@ function shareKeyOf(document: DocumentNode, payload: { query: string; operationN
   return [keyId, payload.operationName ?? '', payload.query, JSON.stringify(payload.variables ?? {})].join('\u0000');
 }
 
-const HIGH_WATER_BYTES = 1024 * 1024;
 /**
- * At most one write per socket per interval: a message after a quiet spell leaves at once, while under a
- * stream of events a panel gets several messages per write. Writes (one system call each) were the largest
- * cost of fan-out: at 200 events/s to 1,000 sockets, one write per message did not fit in a core.
+ * Sends a shared subscription's serialised results to one subscriber. "Waiting" is what was queued for it
+ * since its socket last wrote: a socket that keeps up writes every few tens of milliseconds, while one whose
+ * client stopped reading does not write at all, so its subscriptions overflow after `capacity` results.
  */
-const MIN_FLUSH_INTERVAL_MS = 40;
-
-/**
- * Coalesces what graphql-ws sends on one socket into as few writes as MIN_FLUSH_INTERVAL_MS allows (one system
- * call for several messages; the busier the stream, the more messages share a write). Sends are acknowledged at once while the socket keeps up; once more than HIGH_WATER_BYTES wait
- * for a slow client, acknowledgements wait too, so graphql-ws stops pulling and the subscription's bounded
- * buffer ends a client that never reads.
- */
-function coalesceWrites(socket: WebSocket): void {
-  const send = socket.send.bind(socket) as (data: unknown) => void;
-  const tcp = (socket as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
-  let pending: unknown[] = [];
-  let waiting: (() => void)[] = [];
-  let flushScheduled = false;
-  let releaseScheduled = false;
-  let lastFlushAt = 0;
-  const release = () => {
-    releaseScheduled = false;
-    if (waiting.length === 0) return;
-    if (socket.readyState === socket.OPEN && socket.bufferedAmount > HIGH_WATER_BYTES) {
-      releaseScheduled = true;
-      setTimeout(release, 20).unref();
-      return;
+function deliverTo(writer: SocketWriter | undefined, subscriptionId: string): DeliverSerialized {
+  if (!writer) throw new Error('WebSocket without a writer');
+  const envelope = envelopeFor(subscriptionId);
+  let generation = -1;
+  let waiting = 0;
+  return (payload, capacity) => {
+    if (writer.generation !== generation) {
+      generation = writer.generation;
+      waiting = 0;
     }
-    const callbacks = waiting;
-    waiting = [];
-    for (const callback of callbacks) callback();
+    waiting += 1;
+    if (waiting > capacity) return false;
+    writer.sendNext(envelope, payload);
+    return true;
   };
-  const flush = () => {
-    flushScheduled = false;
-    lastFlushAt = Date.now();
-    const batch = pending;
-    pending = [];
-    if (socket.readyState === socket.OPEN) {
-      tcp?.cork();
-      for (const data of batch) send(data);
-      tcp?.uncork();
-    }
-    if (!releaseScheduled) release();
-  };
-  socket.send = ((data: unknown, optionsOrCallback?: unknown, maybeCallback?: unknown) => {
-    const callback = (typeof optionsOrCallback === 'function' ? optionsOrCallback : maybeCallback) as
-      | ((error?: Error) => void)
-      | undefined;
-    pending.push(data);
-    if (!flushScheduled) {
-      flushScheduled = true;
-      const wait = lastFlushAt + MIN_FLUSH_INTERVAL_MS - Date.now();
-      if (wait > 0) setTimeout(flush, wait);
-      else setImmediate(flush);
-    }
-    if (!callback) return;
-    if (socket.bufferedAmount > HIGH_WATER_BYTES || releaseScheduled) waiting.push(() => callback());
-    else queueMicrotask(() => callback());
-  }) as WebSocket['send'];
 }
 
 export interface GraphQLWebSocket {
@@ -121,9 +86,11 @@ export function attachGraphQLWebSocket(
     guard: LiveSessionGuard;
   },
 ): GraphQLWebSocket {
-  const wss = new WebSocketServer({ server, path: '/graphql', maxPayload: options.maxPayloadBytes });
-  // Registered before graphql-ws's own listener, so its sends go through the coalescing wrapper.
-  wss.on('connection', coalesceWrites);
+  // SocketWriter frames messages itself, which holds only without compression.
+  const wss = new WebSocketServer({ server, path: '/graphql', maxPayload: options.maxPayloadBytes, perMessageDeflate: false });
+  const writers = new WeakMap<WebSocket, SocketWriter>();
+  // Registered before graphql-ws's own listener, so that everything it sends goes through the writer.
+  wss.on('connection', (socket) => writers.set(socket, new SocketWriter(socket)));
   const shared = new SharedSubscriptions(options.subscriptionBuffer);
   // Operations between subscribe and complete, so shutdown can let completions reach clients before closing.
   let activeOperations = 0;
@@ -136,7 +103,7 @@ export function attachGraphQLWebSocket(
       subscribe: (args) => {
         const root = (args as ExecutionArgsWithEnvelope).rootValue;
         return root.shareKey
-          ? (shared.subscribe(root.shareKey, () => root.subscribe(args)) as ReturnType<Enveloped['subscribe']>)
+          ? (shared.subscribe(root.shareKey, () => root.subscribe(args), root.deliver) as ReturnType<Enveloped['subscribe']>)
           : root.subscribe(args);
       },
       onConnect: async (ctx) => {
@@ -155,7 +122,7 @@ export function attachGraphQLWebSocket(
         activeOperations -= 1;
         ctx.extra.operations = (ctx.extra.operations ?? 1) - 1;
       },
-      onSubscribe: async (ctx, _id, payload) => {
+      onSubscribe: async (ctx, id, payload) => {
         // Re-checked per operation (cached for a few seconds): a revoked key starts nothing new.
         const principal = ctx.extra.token ? await services.authenticator.authenticate(ctx.extra.token) : null;
         if (!principal) {
@@ -208,7 +175,12 @@ export function attachGraphQLWebSocket(
           operationName: payload.operationName,
           variableValues: payload.variables,
           contextValue,
-          rootValue: { execute, subscribe, shareKey: shareKeyOf(document, payload, principal.keyId) },
+          rootValue: {
+            execute,
+            subscribe,
+            shareKey: shareKeyOf(document, payload, principal.keyId),
+            deliver: deliverTo(writers.get(ctx.extra.socket), id),
+          },
         };
         return args;
       },

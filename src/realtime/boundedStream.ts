@@ -1,5 +1,12 @@
 import { GraphQLError } from 'graphql';
 
+/** How a subscription ends when its client falls `capacity` events behind. */
+export const overflowError = (capacity: number) =>
+  new GraphQLError(
+    `Subscription ended: more than ${capacity} events were waiting for this client, which is not reading fast enough.`,
+    { extensions: { code: 'SUBSCRIPTION_OVERFLOW', capacity } },
+  );
+
 /**
  * A push-to-pull bridge with a hard cap: producers push without waiting, the consumer (one subscription)
  * pulls. When the consumer falls `capacity` items behind, the stream fails instead of growing, so a stuck
@@ -41,8 +48,7 @@ export class BoundedStream<T> implements AsyncIterableIterator<T> {
         this.items.splice(0, this.head + 1);
         this.head = 0;
       } else {
-        const message = `Subscription ended: more than ${this.capacity} events were waiting for this client, which is not reading fast enough.`;
-        this.fail(new GraphQLError(message, { extensions: { code: 'SUBSCRIPTION_OVERFLOW', capacity: this.capacity } }));
+        this.fail(overflowError(this.capacity));
         return;
       }
     }
@@ -63,16 +69,15 @@ export class BoundedStream<T> implements AsyncIterableIterator<T> {
 
   fail(error: unknown): void {
     if (this.done) return;
-    this.failure = error;
     this.items.length = 0;
     this.head = 0;
+    // A consumer already waiting gets the error, not the plain end that end() would give it.
+    const reject = this.failWaiting;
+    this.waiting = null;
+    this.failWaiting = null;
+    if (reject) reject(error);
+    else this.failure = error;
     this.end();
-    if (this.failWaiting) {
-      const reject = this.failWaiting;
-      this.waiting = null;
-      this.failWaiting = null;
-      reject(error);
-    }
   }
 
   next(): Promise<IteratorResult<T>> {
