@@ -216,7 +216,9 @@ export function buildApp(config: Config, options: AppOptions = {}): App {
           : Promise.resolve();
         current?.closeIdleConnections();
         await waitForInFlight(deadline);
-        // Writes are done: end live streams (SSE responses complete), then say goodbye on the sockets.
+        // Writes are done and their events sent: end live streams (SSE responses complete), then say goodbye on
+        // the sockets.
+        await services?.bus.drain();
         guard?.stop();
         services?.snapshots.close();
         services?.live.close();

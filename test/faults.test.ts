@@ -111,6 +111,41 @@ describe('Redis outage', () => {
     await before.dispose();
     await during.dispose();
   }, 45_000);
+
+  it('does not hold writes or requests up while Redis accepts connections but never answers', async () => {
+    const subscriptions = connectSubscriptions(server.url);
+    await subscriptions.connected;
+    const events = subscriptions.subscribe<{ metricRecorded: { value: number } }>('subscription { metricRecorded(filter: { metricNames: ["redis_frozen"] }) { value } }');
+    await waitUntil(async () => (await probe(server.url, '/health')).body.pubsub.status === 'ok', 'pub/sub ok');
+    const subscribed = server.app.services.live.subscriberCount;
+    expect(subscribed).toBeGreaterThan(0);
+
+    redis.server!.freeze();
+    try {
+      // Each write would wait for Redis (publish, rate limit) if anything in its path did: five of them would
+      // take five times the Redis command timeout (1 s). Rate limits are on (READ 0.5/s) for the read below.
+      const started = Date.now();
+      for (let i = 0; i < 5; i += 1) {
+        const write = await postGraphQL(server.url, { query: BATCH, variables: { input: batchOf('redis_frozen', 5), key: `redis-frozen-${i}` } });
+        expect(write.json?.data).toEqual({ recordSystemMetrics: { count: 5, replayed: false } });
+      }
+      const { key } = await createApiKey(server.app.services.db, { name: 'frozen reader', scopes: ['READ'] });
+      expect((await postGraphQL(server.url, { query: '{ __typename }' }, { key })).status).toBe(200);
+      expect(Date.now() - started).toBeLessThan(2_500);
+      // The failed publishes show in /health.
+      await waitUntil(async () => (await probe(server.url, '/health')).body.pubsub.status === 'degraded', 'health to report the failed publishes');
+    } finally {
+      redis.server!.thaw();
+    }
+    // Once Redis answers again, live delivery goes on without reconnecting.
+    await waitUntil(async () => {
+      await postGraphQL(server.url, { query: BATCH, variables: { input: [{ metricName: 'redis_frozen', metricType: 'GAUGE', value: 99 }] } });
+      return events.events.some((event) => event.metricRecorded.value === 99);
+    }, 'delivery after Redis answers again', 20_000);
+    await waitUntil(async () => (await probe(server.url, '/health')).body.pubsub.status === 'ok', 'pub/sub ok again');
+    expect(subscriptions.closeEvents).toEqual([]);
+    await subscriptions.dispose();
+  }, 60_000);
 });
 
 describe('PostgreSQL outage through a TCP proxy', () => {

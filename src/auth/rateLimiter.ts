@@ -38,6 +38,20 @@ redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
 return { allowed, tostring(tokens) }
 `;
 
+/** How long a request waits for Redis's answer on its rate limit, and how long Redis is left alone after that. */
+const REDIS_ANSWER_MS = 250;
+const REDIS_BACKOFF_MS = 5_000;
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer from Redis within ${ms} ms`)), ms);
+  });
+  // A late answer (or failure) after the timeout is of no interest.
+  promise.catch(() => undefined);
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
 /**
  * Per-key token buckets. With Redis they are shared by every instance, so a key's limit holds for the whole
  * cluster; without Redis, or while Redis is unreachable, each instance keeps its own buckets (limits then
@@ -45,6 +59,7 @@ return { allowed, tostring(tokens) }
  */
 export class RateLimiter {
   private readonly local = new Map<string, { tokens: number; stamp: number }>();
+  private redisSkippedUntil = 0;
 
   constructor(
     private readonly policies: RateLimitPolicies,
@@ -57,19 +72,20 @@ export class RateLimiter {
     const policy = policyFor(principal, this.policies);
     if (policy.perSecond === 0) return { allowed: true, retryAfterSeconds: 0 };
     const now = Date.now();
-    if (this.redis && this.redis.status === 'ready') {
+    if (this.redis && this.redis.status === 'ready' && now >= this.redisSkippedUntil) {
       try {
-        const [allowed] = (await this.redis.eval(
-          TOKEN_BUCKET_SCRIPT,
-          1,
-          this.prefix + principal.keyId,
-          policy.perSecond,
-          policy.burst,
-          now,
-        )) as [number, string];
+        const [allowed] = await withTimeout(
+          this.redis.eval(TOKEN_BUCKET_SCRIPT, 1, this.prefix + principal.keyId, policy.perSecond, policy.burst, now) as Promise<
+            [number, string]
+          >,
+          REDIS_ANSWER_MS,
+        );
         return { allowed: allowed === 1, retryAfterSeconds: Math.max(1, Math.ceil(1 / policy.perSecond)) };
       } catch (error) {
-        this.log.debug({ err: error }, 'rate limit check in Redis failed; using the local bucket');
+        // Every request asks for a token: a Redis that answers slowly or not at all would delay each of them,
+        // so the local buckets take over for a while before Redis is asked again.
+        this.redisSkippedUntil = Date.now() + REDIS_BACKOFF_MS;
+        this.log.warn({ err: error }, 'rate limit check in Redis failed; using local buckets for a while');
       }
     }
     return this.takeLocal(principal.keyId, policy, now);

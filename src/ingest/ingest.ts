@@ -58,21 +58,16 @@ export class Ingestor {
       return { replayedCount: null, stored };
     });
     if (outcome.stored === null) return { count: outcome.replayedCount ?? 0, stored: emptyStored(), replayed: true };
-    await this.publish(outcome.stored);
+    this.publish(outcome.stored);
     return { count: countOf(outcome.stored), stored: outcome.stored, replayed: false };
   }
 
-  private async publish(stored: StoredByFamily): Promise<void> {
-    const publications: Promise<void>[] = [];
-    if (stored.activities.length > 0) {
-      publications.push(this.bus.publish('activities.recorded', { records: stored.activities }));
-    }
+  /** Not awaited: the write is committed, and a slow or absent Redis must not hold its answer up. */
+  private publish(stored: StoredByFamily): void {
+    if (stored.activities.length > 0) this.bus.publish('activities.recorded', { records: stored.activities });
     for (const family of ['systemMetrics', 'applicationMetrics', 'userMetrics', 'performanceMetrics'] as const) {
       if (stored[family].length === 0) continue;
-      publications.push(
-        this.bus.publish('metrics.recorded', { kind: METRIC_KIND[family], records: stored[family] } as never),
-      );
+      this.bus.publish('metrics.recorded', { kind: METRIC_KIND[family], records: stored[family] } as never);
     }
-    await Promise.all(publications);
   }
 }

@@ -11,8 +11,14 @@ export interface PubSubHealth {
 }
 
 export interface EventBus {
-  /** Never throws: live delivery is best effort, the write it follows is already committed. */
-  publish<T extends Topic>(topic: T, payload: TopicPayloads[T]): Promise<void>;
+  /**
+   * Fire and forget: never throws and never holds the caller up, since the write it follows is already
+   * committed and live delivery is best effort. Publishes leave in call order, so one writer's events stay in
+   * order. A Redis that is down fails them at once; one that stops answering, after its command timeout.
+   */
+  publish<T extends Topic>(topic: T, payload: TopicPayloads[T]): void;
+  /** Resolves once every publish made so far has been sent or has failed. */
+  drain(): Promise<void>;
   subscribe<T extends Topic>(topic: T, onMessage: (payload: TopicPayloads[T]) => void): Promise<() => void>;
   health(): PubSubHealth;
   /** A Redis connection for short commands (rate limits), when Redis is configured. */
@@ -29,25 +35,36 @@ export function createEventBus(options: { redisUrl: string | undefined; prefix?:
   const { redisUrl, log } = options;
   const prefix = options.prefix ?? 'insights:';
   let publishErrors = 0;
+  // Set by a failed publish, cleared by the next one that succeeds or by a reconnection: a Redis that accepts
+  // connections but does not answer looks connected, and only failing publishes tell.
+  let failing = false;
+  const inFlight = new Set<Promise<void>>();
+  const track = (publishing: Promise<void>) => {
+    inFlight.add(publishing);
+    void publishing.finally(() => inFlight.delete(publishing));
+  };
+  const drain = async () => {
+    while (inFlight.size > 0) await Promise.all([...inFlight]);
+  };
 
   if (!redisUrl) {
     const pubsub = new PubSub();
     return {
-      publish: async (topic, payload) => {
-        try {
-          await pubsub.publish(prefix + topic, payload);
-        } catch (error) {
-          publishErrors += 1;
-          log.error({ err: error, topic }, 'in-process publish failed');
-        }
-      },
+      publish: (topic, payload) =>
+        track(
+          pubsub.publish(prefix + topic, payload).catch((error: unknown) => {
+            publishErrors += 1;
+            log.error({ err: error, topic }, 'in-process publish failed');
+          }),
+        ),
+      drain,
       subscribe: async (topic, onMessage) => {
         const id = await pubsub.subscribe(prefix + topic, onMessage as (payload: unknown) => void);
         return () => pubsub.unsubscribe(id);
       },
       health: () => ({ mode: 'in-process', status: 'ok', publishErrors }),
       commands: undefined,
-      close: async () => undefined,
+      close: drain,
     };
   }
 
@@ -68,17 +85,26 @@ export function createEventBus(options: { redisUrl: string | undefined; prefix?:
   ] as const) {
     client.on('error', (error) => log.debug({ err: error, role }, 'redis connection error'));
   }
+  publisher.on('ready', () => {
+    failing = false;
+  });
   const pubsub = new RedisPubSub({ publisher, subscriber, reviver: reviveDates });
 
   return {
-    publish: async (topic, payload) => {
-      try {
-        await pubsub.publish(prefix + topic, payload);
-      } catch (error) {
-        publishErrors += 1;
-        log.warn({ err: error, topic }, 'redis publish failed; live subscribers miss this batch');
-      }
-    },
+    publish: (topic, payload) =>
+      track(
+        pubsub.publish(prefix + topic, payload).then(
+          () => {
+            failing = false;
+          },
+          (error: unknown) => {
+            publishErrors += 1;
+            failing = true;
+            log.warn({ err: error, topic }, 'redis publish failed; live subscribers miss this batch');
+          },
+        ),
+      ),
+    drain,
     subscribe: async (topic, onMessage) => {
       const id = await pubsub.subscribe(prefix + topic, onMessage as (payload: unknown) => void);
       return () => pubsub.unsubscribe(id);
@@ -86,10 +112,11 @@ export function createEventBus(options: { redisUrl: string | undefined; prefix?:
     commands: publisher,
     health: () => ({
       mode: 'redis',
-      status: publisher.status === 'ready' && subscriber.status === 'ready' ? 'ok' : 'degraded',
+      status: publisher.status === 'ready' && subscriber.status === 'ready' && !failing ? 'ok' : 'degraded',
       publishErrors,
     }),
     close: async () => {
+      await drain();
       publisher.disconnect();
       subscriber.disconnect();
     },

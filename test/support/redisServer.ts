@@ -42,6 +42,15 @@ export class OwnRedisServer {
     });
   }
 
+  /** Stops the server without closing its connections (SIGSTOP): a Redis that accepts but never answers. */
+  freeze(): void {
+    this.process?.kill('SIGSTOP');
+  }
+
+  thaw(): void {
+    this.process?.kill('SIGCONT');
+  }
+
   async ping(): Promise<boolean> {
     const probe = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
     probe.on('error', () => undefined);
