@@ -52,7 +52,8 @@ export class SocketWriter {
   private bodies: Buffer[] = [];
   private pendingBytes = 0;
   private waiting: (() => void)[] = [];
-  private flushTimer: NodeJS.Timeout | NodeJS.Immediate | null = null;
+  /** The scheduled flush, if any: a timer, or an immediate after a quiet spell (each has its own clear call). */
+  private flushTimer: { timeout: NodeJS.Timeout } | { immediate: NodeJS.Immediate } | null = null;
   private lastFlushAt = 0;
   private readonly tcp: Socket | undefined;
   /** Counts writes to the TCP socket: a frame queued in an earlier generation has left this process. */
@@ -97,13 +98,13 @@ export class SocketWriter {
     this.pendingBytes += headerLength(length) + length;
     if (this.flushTimer) return;
     const wait = this.lastFlushAt + MIN_FLUSH_INTERVAL_MS - Date.now();
-    this.flushTimer = wait > 0 ? setTimeout(this.onTimer, wait) : setImmediate(this.onTimer);
+    this.flushTimer = wait > 0 ? { timeout: setTimeout(this.onTimer, wait) } : { immediate: setImmediate(this.onTimer) };
   }
 
   private readonly onTimer = () => {
     this.flushTimer = null;
     if (this.congested) {
-      this.flushTimer = setTimeout(this.onTimer, CONGESTED_RETRY_MS);
+      this.flushTimer = { timeout: setTimeout(this.onTimer, CONGESTED_RETRY_MS) };
       return;
     }
     this.flush();
@@ -111,8 +112,8 @@ export class SocketWriter {
 
   private flush(): void {
     if (this.flushTimer) {
-      clearTimeout(this.flushTimer as NodeJS.Timeout);
-      clearImmediate(this.flushTimer as NodeJS.Immediate);
+      if ('timeout' in this.flushTimer) clearTimeout(this.flushTimer.timeout);
+      else clearImmediate(this.flushTimer.immediate);
       this.flushTimer = null;
     }
     if (this.bodies.length > 0 && this.socket.readyState === this.socket.OPEN && this.tcp) {
@@ -143,7 +144,7 @@ export class SocketWriter {
       this.waiting = [];
       for (const callback of callbacks) callback();
     } else if (this.waiting.length > 0 && !this.flushTimer) {
-      this.flushTimer = setTimeout(this.onTimer, CONGESTED_RETRY_MS);
+      this.flushTimer = { timeout: setTimeout(this.onTimer, CONGESTED_RETRY_MS) };
     }
   }
 }
