@@ -70,6 +70,8 @@ function expectForbidden(errors: { message: string; extensions?: Record<string, 
   // It names the scope the operation needs (which the key does not have), in the extensions and the message.
   expect(error?.extensions?.missingScopes, label).toEqual([needs]);
   expect(error?.message, label).toMatch(new RegExp(`needs the ${needs} scope`));
+  // What the HTTP status is made of stays on the server, whatever the transport.
+  expect(error?.extensions, label).not.toHaveProperty('http');
 }
 
 describe('scope matrix on every transport', () => {

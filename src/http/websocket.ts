@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { DocumentNode, ExecutionArgs } from 'graphql';
-import { getOperationAST, GraphQLError, Kind } from 'graphql';
+import { getOperationAST, GraphQLError, Kind, type GraphQLFormattedError } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -61,6 +61,14 @@ function deliverTo(writer: SocketWriter | undefined, subscriptionId: string): De
   };
 }
 
+/** `extensions.http` sets an HTTP answer's status and headers; a WebSocket message has neither, so it goes. */
+function withoutHttpExtension(error: GraphQLError): GraphQLFormattedError {
+  const formatted = error.toJSON();
+  if (!formatted.extensions || !('http' in formatted.extensions)) return formatted;
+  const { http: _http, ...extensions } = formatted.extensions;
+  return { ...formatted, extensions };
+}
+
 export interface GraphQLWebSocket {
   /**
    * Waits (until `deadline`) for ended operations to send their `complete`, then closes every socket with
@@ -118,6 +126,9 @@ export function attachGraphQLWebSocket(
         socket.once('close', untrack);
         return true;
       },
+      onNext: (_ctx, _id, _payload, _args, result) =>
+        result.errors ? { ...result, errors: result.errors.map(withoutHttpExtension) } : undefined,
+      onError: (_ctx, _id, _payload, errors) => errors.map(withoutHttpExtension),
       onComplete: (ctx) => {
         activeOperations -= 1;
         ctx.extra.operations = (ctx.extra.operations ?? 1) - 1;
