@@ -1,4 +1,5 @@
 import type { Database } from '../db/database.js';
+import type { Queryable } from '../db/sql.js';
 import type { EventBus } from '../realtime/pubsub.js';
 import type { Family, RowsByFamily, Stored } from './families.js';
 import { FAMILIES } from './families.js';
@@ -46,13 +47,17 @@ export class Ingestor {
     const rows = validateLists(request.lists, { receivedAt, maxItems: this.maxItems });
     const claim = request.idempotency ?? null;
     const tables = FAMILIES.filter((family) => rows[family].length > 0);
+    const writeAll = async (target: Queryable) => {
+      const stored = emptyStored();
+      for (const family of tables) {
+        (stored as Record<Family, unknown>)[family] = await insertRows(target, family, rows[family], receivedAt);
+      }
+      return stored;
+    };
     if (!claim && tables.length <= 1) {
       // One table and no idempotency claim: its one INSERT is atomic by itself, so the common single-table write
       // skips the BEGIN and COMMIT round trips.
-      const stored = emptyStored();
-      for (const family of tables) {
-        (stored as Record<Family, unknown>)[family] = await insertRows(this.db, family, rows[family], receivedAt);
-      }
+      const stored = await writeAll(this.db);
       this.publish(stored);
       return { count: countOf(stored), stored, replayed: false };
     }
@@ -61,10 +66,7 @@ export class Ingestor {
         const previous = await claimIdempotencyKey<{ count: number }>(tx, claim);
         if (!previous.fresh) return { replayedCount: previous.result.count, stored: null };
       }
-      const stored = {} as StoredByFamily;
-      for (const family of FAMILIES) {
-        (stored as Record<Family, unknown>)[family] = await insertRows(tx, family, rows[family], receivedAt);
-      }
+      const stored = await writeAll(tx);
       if (claim) await storeIdempotentResult(tx, claim, { count: countOf(stored) });
       return { replayedCount: null, stored };
     });
