@@ -5,24 +5,20 @@ import { useEngine, useErrorHandler } from '@envelop/core';
 import { execute, GraphQLError, subscribe } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import pino, { type Logger } from 'pino';
-import { ApiKeyAuthenticator, bootstrapAdminKey } from './auth/apiKeys.js';
-import { LiveSessionGuard } from './auth/liveSessionGuard.js';
-import { RateLimiter, type RateLimitPolicies } from './auth/rateLimiter.js';
-import { hasScope } from './auth/scopes.js';
-import type { Config } from './config.js';
-import { openDatabase, type Database } from './db/database.js';
-import { migrate } from './db/migrate.js';
-import { presentError, unauthenticated } from './errors.js';
+import { compose, type Composition } from './compose.js';
+import { hasScope } from './core/auth.js';
+import type { Config } from './core/config.js';
+import { presentError, unauthenticated } from './core/errors.js';
+import { healthReport } from './core/health.js';
+import type { Services } from './core/module.js';
+import { FrontDoor } from './http/frontDoor.js';
 import { createRequestHandler } from './http/handler.js';
 import { hardeningPlugins, withoutSuggestions } from './http/hardening.js';
+import { LiveSessionGuard } from './http/liveSessionGuard.js';
+import { RateLimiter, type RateLimitPolicies } from './http/rateLimiter.js';
 import type { ServerContext } from './http/serverContext.js';
 import { attachGraphQLWebSocket, type GraphQLWebSocket } from './http/websocket.js';
-import { Ingestor } from './ingest/ingest.js';
-import { createJobScheduler } from './jobs/index.js';
-import { LiveHub } from './realtime/liveHub.js';
-import { createEventBus, type EventBus } from './realtime/pubsub.js';
-import { SystemSnapshotFeeds } from './realtime/systemSnapshots.js';
-import type { Context, Services } from './schema/context.js';
+import type { Context } from './schema/context.js';
 import { schema } from './schema/index.js';
 
 export interface App {
@@ -84,6 +80,7 @@ function rateLimitPolicies(limits: Config['rateLimits']): RateLimitPolicies {
 export function buildApp(config: Config, options: AppOptions = {}): App {
   const log = options.logger ?? pino({ level: config.logLevel, base: { service: 'insights' } });
   let services: Services | undefined;
+  let composition: Composition | undefined;
   let server: Server | undefined;
   let webSocket: GraphQLWebSocket | undefined;
   let guard: LiveSessionGuard | undefined;
@@ -142,34 +139,20 @@ export function buildApp(config: Config, options: AppOptions = {}): App {
       return services;
     },
     async start() {
-      const db: Database = await openDatabase(config.database, log);
-      let bus: EventBus | undefined;
+      composition = await compose(config, { mode: 'server', log, topicPrefix: options.topicPrefix });
       try {
-        await migrate(db, log);
-        await bootstrapAdminKey(db, config.adminKey, log);
-        bus = createEventBus({ redisUrl: config.redisUrl, prefix: options.topicPrefix, log });
-        const live = new LiveHub(bus, log, config.realtime.subscriptionBuffer);
-        await live.start();
-        const ingestor = new Ingestor(db, bus, config.ingest.batchSize);
-        services = {
-          config,
-          log,
-          db,
-          bus,
-          live,
-          snapshots: new SystemSnapshotFeeds(db, live, log, config.realTimeUpdateIntervalSeconds * 1000),
-          ingestor,
-          authenticator: new ApiKeyAuthenticator(db, log),
-          scheduler: createJobScheduler(config, { db, ingestor, log }),
-        };
-        const yoga = createYogaServer(services);
-        const rateLimiter = new RateLimiter(rateLimitPolicies(config.rateLimits), bus.commands, log);
-        guard = new LiveSessionGuard(services.authenticator, log);
+        await composition.start();
+        const shared = composition.services;
+        services = shared;
+        const yoga = createYogaServer(shared);
+        const frontDoor = new FrontDoor(shared.authenticator, new RateLimiter(rateLimitPolicies(config.rateLimits), shared.bus.commands, log));
+        guard = new LiveSessionGuard(shared.authenticator, log);
         server = createServer(
           createRequestHandler({
             yoga,
-            services,
-            rateLimiter,
+            frontDoor,
+            health: () => healthReport(shared.db, shared.bus),
+            log,
             guard,
             limits: { bodyBytes: config.http.maxBodyBytes, ingestBodyBytes: config.http.maxIngestBodyBytes },
             isStopping: () => stopping !== undefined,
@@ -180,11 +163,11 @@ export function buildApp(config: Config, options: AppOptions = {}): App {
         server.requestTimeout = 60_000;
         server.headersTimeout = 30_000;
         server.keepAliveTimeout = 5_000;
-        webSocket = attachGraphQLWebSocket(server, yoga, services, {
+        webSocket = attachGraphQLWebSocket(server, yoga, {
+          frontDoor,
           maxPayloadBytes: WEBSOCKET_MAX_PAYLOAD_BYTES,
           maxSubscriptionsPerSocket: config.realtime.maxSubscriptionsPerSocket,
           subscriptionBuffer: config.realtime.subscriptionBuffer,
-          rateLimiter,
           guard,
         });
         const listening = server;
@@ -194,14 +177,12 @@ export function buildApp(config: Config, options: AppOptions = {}): App {
         });
         const { port } = listening.address() as AddressInfo;
         const url = `http://${config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host}:${port}`;
-        log.info({ url: `${url}/graphql`, database: db.kind, pubsub: bus.health().mode }, 'Insights is listening');
+        log.info({ url: `${url}/graphql`, database: shared.db.kind, pubsub: shared.bus.health().mode }, 'Insights is listening');
         // Jobs start last, once everything they write through (database, pub/sub, live hub) is up.
-        services.scheduler.start();
+        composition.listening();
         return { url, port };
       } catch (error) {
-        await services?.scheduler.stop();
-        await bus?.close();
-        await db.close();
+        await composition.close();
         throw error;
       }
     },
@@ -209,7 +190,7 @@ export function buildApp(config: Config, options: AppOptions = {}): App {
       stopping ??= (async () => {
         const deadline = Date.now() + config.http.shutdownGraceMs;
         // No new ticks from here; runs in progress get until the deadline, then are recorded as interrupted.
-        const jobsStopped = services?.scheduler.stop(deadline);
+        const jobsStopped = composition?.drain(deadline);
         const current = server;
         const closed = current
           ? new Promise<void>((resolve) => current.close(() => resolve()))
@@ -220,8 +201,8 @@ export function buildApp(config: Config, options: AppOptions = {}): App {
         // the sockets.
         await services?.bus.drain();
         guard?.stop();
-        services?.snapshots.close();
-        services?.live.close();
+        // Live feeds end (subscriptions complete), then pub/sub and the database close once jobs are done.
+        await composition?.stop();
         await webSocket?.dispose(deadline);
         current?.closeIdleConnections();
         const forced = setTimeout(() => current?.closeAllConnections(), Math.max(0, deadline - Date.now()));
@@ -229,8 +210,7 @@ export function buildApp(config: Config, options: AppOptions = {}): App {
         clearTimeout(forced);
         // Jobs write through the database and publish on the bus: they must be done before either closes.
         await jobsStopped;
-        await services?.bus.close();
-        await services?.db.close();
+        await composition?.close();
         log.info('Insights stopped');
       })();
       return stopping;

@@ -7,7 +7,7 @@ import { ADMIN_KEY, BACKENDS, startTestServer, type TestServer } from './support
 import { waitUntil } from './support/wait.js';
 
 // Key management (createApiKey / revokeApiKey / apiKeys), how keys are stored, revocation and expiry across
-// instances, the audit trail, and the command line (src/cli/apikey.ts).
+// instances, the audit trail, and the command line (`insights apikey`, src/modules/apiKeys/cli.ts).
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -19,10 +19,11 @@ const CREATE = `mutation($input: CreateApiKeyInput!) {
 const REVOKE = `mutation($id: ID!) { revokeApiKey(id: $id) { id name revokedAt } }`;
 const LIST = `{ apiKeys { id name keyPrefix scopes createdAt lastUsedAt expiresAt revokedAt } }`;
 const AUDIT = `query($type: String!) {
-  userActivities(first: 100, filter: { userId: "system", activityType: $type }) {
-    totalCount edges { node { userId activityType description metadata } }
+  auditEvents(first: 100, filter: { actions: [$type] }) {
+    edges { node { action actorKeyId actorName targetType targetId description details } }
   }
 }`;
+const ACTIVITIES = `{ userActivities(first: 100) { totalCount } userActivityStats { totalActivities uniqueUsers } }`;
 const TYPENAME = '{ __typename }';
 const READ_QUERY = '{ systemMetrics(first: 1) { totalCount } }';
 const WRITE = `mutation($name: String!) { recordSystemMetric(input: { metricName: $name, metricType: GAUGE, value: 1 }) { id } }`;
@@ -37,7 +38,15 @@ interface ApiKeyView {
   expiresAt: string | null;
   revokedAt: string | null;
 }
-type AuditNode = { userId: string; activityType: string; description: string; metadata: Record<string, unknown> };
+type AuditNode = {
+  action: string;
+  actorKeyId: string | null;
+  actorName: string;
+  targetType: string;
+  targetId: string | null;
+  description: string;
+  details: Record<string, unknown>;
+};
 
 async function createKey(server: TestServer, input: { name: string; scopes: string[]; expiresAt?: string | null }, actingKey = ADMIN_KEY) {
   const result = await server.request<{ createApiKey: { key: string; apiKey: ApiKeyView } }, unknown>(CREATE, { input }, { key: actingKey });
@@ -46,9 +55,9 @@ async function createKey(server: TestServer, input: { name: string; scopes: stri
 }
 
 async function auditEntries(server: TestServer, type: string): Promise<AuditNode[]> {
-  const result = await server.request<{ userActivities: { edges: { node: AuditNode }[] } }, unknown>(AUDIT, { type });
+  const result = await server.request<{ auditEvents: { edges: { node: AuditNode }[] } }, unknown>(AUDIT, { type });
   expect(result.errors).toBeUndefined();
-  return result.data!.userActivities.edges.map((edge) => edge.node);
+  return result.data!.auditEvents.edges.map((edge) => edge.node);
 }
 
 const bootstrapKeyId = async (server: TestServer) =>
@@ -139,30 +148,40 @@ describe.each(BACKENDS)('API key management on %s', (backend) => {
     expect(refused.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
   });
 
-  it('records creation and revocation as activities of the system user with the acting key id', async () => {
+  it('records creation and revocation in the audit trail with the acting key, and nothing in user analytics', async () => {
     const adminId = await bootstrapKeyId(server);
+    const activitiesBefore = await server.request(ACTIVITIES);
     const second = await createKey(server, { name: 'second admin', scopes: ['ADMIN'] });
     const target = await createKey(server, { name: 'audited', scopes: ['INGEST', 'READ'] }, second.key);
     await server.request(REVOKE, { id: target.apiKey.id }, { key: second.key });
     await server.request(REVOKE, { id: target.apiKey.id }, { key: second.key });
 
     const created = await auditEntries(server, 'api_key.created');
-    const byAdmin = created.find((entry) => entry.metadata.keyId === second.apiKey.id);
-    expect(byAdmin).toMatchObject({ userId: 'system', activityType: 'api_key.created', metadata: { actorKeyId: adminId } });
-    const bySecond = created.filter((entry) => entry.metadata.keyId === target.apiKey.id);
+    const byAdmin = created.find((entry) => entry.targetId === second.apiKey.id);
+    expect(byAdmin).toMatchObject({ action: 'api_key.created', actorKeyId: adminId, targetType: 'api_key', details: { keyId: second.apiKey.id } });
+    const bySecond = created.filter((entry) => entry.targetId === target.apiKey.id);
     expect(bySecond).toHaveLength(1);
     expect(bySecond[0]).toMatchObject({
-      userId: 'system',
-      metadata: { actorKeyId: second.apiKey.id, name: 'audited', scopes: expect.arrayContaining(['INGEST', 'READ']) },
+      actorKeyId: second.apiKey.id,
+      actorName: 'second admin',
+      details: { name: 'audited', scopes: expect.arrayContaining(['INGEST', 'READ']) },
     });
     // Nothing secret in the trail.
     expect(JSON.stringify(created)).not.toContain(target.key);
 
     // Revoked twice, recorded once.
-    const revoked = (await auditEntries(server, 'api_key.revoked')).filter((entry) => entry.metadata.keyId === target.apiKey.id);
-    expect(revoked).toEqual([
-      expect.objectContaining({ userId: 'system', activityType: 'api_key.revoked', metadata: expect.objectContaining({ actorKeyId: second.apiKey.id }) }),
-    ]);
+    const revoked = (await auditEntries(server, 'api_key.revoked')).filter((entry) => entry.targetId === target.apiKey.id);
+    expect(revoked).toEqual([expect.objectContaining({ action: 'api_key.revoked', actorKeyId: second.apiKey.id })]);
+
+    // User analytics hold only what users did.
+    expect((await server.request(ACTIVITIES)).data).toEqual(activitiesBefore.data);
+  });
+
+  it('keeps the audit trail to ADMIN keys', async () => {
+    const reader = await createKey(server, { name: 'audit reader', scopes: ['READ'] });
+    const refused = await server.request(AUDIT, { type: 'api_key.created' }, { key: reader.key });
+    expect(refused.status).toBe(403);
+    expect(refused.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', missingScopes: ['ADMIN'] });
   });
 
   it('refuses bad input with BAD_USER_INPUT and creates nothing', async () => {
@@ -271,7 +290,7 @@ describe('the apikey command line', () => {
       const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: server.databaseUrl, LOG_LEVEL: 'silent' };
       delete env.REDIS_URL;
       delete env.INSIGHTS_ADMIN_KEY;
-      const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/apikey.ts', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'apikey', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -307,13 +326,13 @@ describe('the apikey command line', () => {
     const direct = new pg.Client({ connectionString: server.databaseUrl });
     await direct.connect();
     try {
-      const { rows } = await direct.query<{ activity_type: string; metadata: Record<string, unknown> }>(
-        `SELECT activity_type, metadata FROM user_activities WHERE user_id = 'system' AND metadata->>'keyId' = $1 ORDER BY id`,
+      const { rows } = await direct.query<{ action: string; actor_key_id: string | null; actor_name: string }>(
+        `SELECT action, actor_key_id, actor_name FROM audit_events WHERE target_type = 'api_key' AND target_id = $1 ORDER BY id`,
         [id],
       );
-      expect(rows.map((r) => r.activity_type)).toEqual(['api_key.created', 'api_key.revoked']);
+      expect(rows.map((r) => r.action)).toEqual(['api_key.created', 'api_key.revoked']);
       // No key acted: the command line is named instead.
-      for (const r of rows) expect(r.metadata).toMatchObject({ actorKeyId: null, actorKeyName: 'command line' });
+      for (const r of rows) expect(r).toMatchObject({ actor_key_id: null, actor_name: 'command line' });
     } finally {
       await direct.end();
     }

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildApp } from '../src/app.js';
-import { createApiKey, hashApiKey } from '../src/auth/apiKeys.js';
+import { hashApiKey } from '../src/modules/apiKeys/service.js';
+import { createKey } from './support/keys.js';
 import { loadConfig } from '../src/config.js';
-import { sql } from '../src/db/sql.js';
+import { sql } from '../src/core/db/sql.js';
 import { graphql } from './generated/gql.js';
 import { createScratchDatabase } from './support/databases.js';
 import { ADMIN_KEY, BACKENDS, startTestServer, type GraphQLResponse, type TestServer } from './support/server.js';
@@ -106,7 +107,7 @@ describe.each(BACKENDS)('authentication on %s', (backend) => {
   });
 
   it('accepts a created key, and enforces its scopes', async () => {
-    const { key } = await createApiKey(server.app.services.db, { name: 'reader', scopes: ['READ'] });
+    const { key } = await createKey(server.app.services, { name: 'reader', scopes: ['READ'] });
     expect(key).toMatch(/^ins_[A-Za-z0-9_-]{43}$/);
     const read = await server.request(CountAuthMetrics, { filter: { metricName: 'auth_admin' } }, { key });
     expect(read.status).toBe(200);
@@ -115,7 +116,7 @@ describe.each(BACKENDS)('authentication on %s', (backend) => {
     expect(write.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
     expect(await countStored('auth_reader')).toBe(0);
 
-    const future = await createApiKey(server.app.services.db, {
+    const future = await createKey(server.app.services, {
       name: 'not yet expired', scopes: ['INGEST'], expiresAt: new Date(Date.now() + 3_600_000),
     });
     const ingested = await server.request(RecordAuthMetric, { input: { metricName: 'auth_ingest', metricType: 'GAUGE', value: 1 } }, { key: future.key });
@@ -126,7 +127,7 @@ describe.each(BACKENDS)('authentication on %s', (backend) => {
   it('refuses a revoked key with 401', async () => {
     const db = server.app.services.db;
     // Revoked before it is ever presented, so no cached "valid" answer can be in the way.
-    const { key, id } = await createApiKey(db, { name: 'revoked', scopes: ['ADMIN'] });
+    const { key, id } = await createKey(server.app.services, { name: 'revoked', scopes: ['ADMIN'] });
     await db.prisma.apiKey.update({ where: { id }, data: { revokedAt: new Date() } });
     expectUnauthenticated(await server.request(TYPENAME, {}, { key }));
     const write = await server.request(RecordAuthMetric, { input: { metricName: 'auth_revoked', metricType: 'GAUGE', value: 1 } }, { key });
@@ -135,7 +136,7 @@ describe.each(BACKENDS)('authentication on %s', (backend) => {
   });
 
   it('refuses an expired key with 401', async () => {
-    const { key } = await createApiKey(server.app.services.db, {
+    const { key } = await createKey(server.app.services, {
       name: 'expired', scopes: ['ADMIN'], expiresAt: new Date(Date.now() - 1_000),
     });
     expectUnauthenticated(await server.request(TYPENAME, {}, { key }));
@@ -143,7 +144,7 @@ describe.each(BACKENDS)('authentication on %s', (backend) => {
 
   it('stops accepting a key revoked while in use once the cache TTL has passed', async () => {
     const db = server.app.services.db;
-    const { key, id } = await createApiKey(db, { name: 'revoked later', scopes: ['READ'] });
+    const { key, id } = await createKey(server.app.services, { name: 'revoked later', scopes: ['READ'] });
     vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
     expect((await server.request(TYPENAME, {}, { key })).status).toBe(200);
     await db.prisma.apiKey.update({ where: { id }, data: { revokedAt: new Date() } });

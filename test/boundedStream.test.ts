@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BoundedStream } from '../src/realtime/boundedStream.js';
+import { BoundedStream } from '../src/core/bus/boundedStream.js';
 
 describe('BoundedStream', () => {
   it('hands a consumer that is already waiting the failure, not a plain end', async () => {

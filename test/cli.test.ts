@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli/main.js';
-import type { Output } from '../src/cli/output.js';
-import { sql } from '../src/db/sql.js';
+import type { Output } from '../src/core/cli.js';
+import { sql } from '../src/core/db/sql.js';
 import { graphql } from './generated/gql.js';
 import { runScript } from './support/processes.js';
 import { ADMIN_KEY, startTestServer, type TestServer } from './support/server.js';

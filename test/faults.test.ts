@@ -3,9 +3,11 @@ import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createApiKey } from '../src/auth/apiKeys.js';
-import { LiveSessionGuard } from '../src/auth/liveSessionGuard.js';
-import { RateLimiter } from '../src/auth/rateLimiter.js';
+import { createKey } from './support/keys.js';
+import { LiveSessionGuard } from '../src/http/liveSessionGuard.js';
+import { RateLimiter } from '../src/http/rateLimiter.js';
+import { healthReport } from '../src/core/health.js';
+import { FrontDoor } from '../src/http/frontDoor.js';
 import { createRequestHandler } from '../src/http/handler.js';
 import { createScratchDatabase, type ScratchDatabase } from './support/databases.js';
 import { firstCode, openSse, postGraphQL, type RawResponse } from './support/rawHttp.js';
@@ -90,7 +92,7 @@ describe('Redis outage', () => {
     expect(read.json?.data).toEqual({ systemMetrics: { totalCount: 30 } });
 
     // Rate limits fall back to this instance's buckets instead of failing requests.
-    const { key } = await createApiKey(server.app.services.db, { name: 'outage reader', scopes: ['READ'] });
+    const { key } = await createKey(server.app.services, { name: 'outage reader', scopes: ['READ'] });
     const statuses: number[] = [];
     for (let i = 0; i < 3; i += 1) statuses.push((await postGraphQL(server.url, { query: '{ __typename }' }, { key })).status);
     expect(statuses).toEqual([200, 200, 429]);
@@ -129,7 +131,7 @@ describe('Redis outage', () => {
         const write = await postGraphQL(server.url, { query: BATCH, variables: { input: batchOf('redis_frozen', 5), key: `redis-frozen-${i}` } });
         expect(write.json?.data).toEqual({ recordSystemMetrics: { count: 5, replayed: false } });
       }
-      const { key } = await createApiKey(server.app.services.db, { name: 'frozen reader', scopes: ['READ'] });
+      const { key } = await createKey(server.app.services, { name: 'frozen reader', scopes: ['READ'] });
       expect((await postGraphQL(server.url, { query: '{ __typename }' }, { key })).status).toBe(200);
       expect(Date.now() - started).toBeLessThan(2_500);
       // The failed publishes show in /health.
@@ -335,8 +337,12 @@ describe('readiness while shutting down', () => {
     front = createServer(
       createRequestHandler({
         yoga: undefined as never,
-        services: server.app.services,
-        rateLimiter: new RateLimiter({ READ: { perSecond: 0, burst: 0 }, INGEST: { perSecond: 0, burst: 0 }, ADMIN: { perSecond: 0, burst: 0 } }, undefined, pino({ level: 'silent' })),
+        frontDoor: new FrontDoor(
+          server.app.services.authenticator,
+          new RateLimiter({ READ: { perSecond: 0, burst: 0 }, INGEST: { perSecond: 0, burst: 0 }, ADMIN: { perSecond: 0, burst: 0 } }, undefined, pino({ level: 'silent' })),
+        ),
+        health: () => healthReport(server.app.services.db, server.app.services.bus),
+        log: pino({ level: 'silent' }),
         guard: new LiveSessionGuard(server.app.services.authenticator, pino({ level: 'silent' })),
         limits: { bodyBytes: 1024, ingestBodyBytes: 1024 },
         isStopping: () => true,

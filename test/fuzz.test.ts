@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { createApiKey } from '../src/auth/apiKeys.js';
-import { sql } from '../src/db/sql.js';
+import { createKey } from './support/keys.js';
+import { sql } from '../src/core/db/sql.js';
 import { seededRandom, type Random } from './support/prng.js';
 import { ADMIN_KEY, startTestServer, type TestServer } from './support/server.js';
 import { connectSubscriptions } from './support/subscriptions.js';
@@ -370,8 +370,8 @@ describe('fuzzing the HTTP surface', () => {
       },
     });
     keys = {
-      read: (await createApiKey(server.app.services.db, { name: 'fuzz reader', scopes: ['READ'] })).key,
-      ingest: (await createApiKey(server.app.services.db, { name: 'fuzz writer', scopes: ['INGEST'] })).key,
+      read: (await createKey(server.app.services, { name: 'fuzz reader', scopes: ['READ'] })).key,
+      ingest: (await createKey(server.app.services, { name: 'fuzz writer', scopes: ['INGEST'] })).key,
     };
   });
   afterAll(async () => {

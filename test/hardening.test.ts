@@ -3,7 +3,7 @@ import { getIntrospectionQuery } from 'graphql';
 import { serverAudits } from 'graphql-http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { createApiKey } from '../src/auth/apiKeys.js';
+import { createKey } from './support/keys.js';
 import { firstCode, postGraphQL, type RawResponse } from './support/rawHttp.js';
 import { ADMIN_KEY, startTestServer, type TestServer } from './support/server.js';
 import { connectSubscriptions } from './support/subscriptions.js';
@@ -151,7 +151,7 @@ describe('with the default limits', () => {
   });
 
   it('refuses a body over the default 1 MiB with 413 for a READ key', async () => {
-    const { key } = await createApiKey(server.app.services.db, { name: 'reader', scopes: ['READ'] });
+    const { key } = await createKey(server.app.services, { name: 'reader', scopes: ['READ'] });
     const filler = 'x'.repeat(1024 * 1024);
     const response = await postGraphQL(server.url, { query: '{ __typename }', variables: { filler } }, { key });
     expect(response.status).toBe(413);
@@ -195,8 +195,8 @@ describe('with small limits', () => {
         INSIGHTS_MAX_SUBSCRIPTIONS_PER_SOCKET: '2',
       },
     });
-    readKey = (await createApiKey(server.app.services.db, { name: 'reader', scopes: ['READ'] })).key;
-    ingestKey = (await createApiKey(server.app.services.db, { name: 'writer', scopes: ['INGEST'] })).key;
+    readKey = (await createKey(server.app.services, { name: 'reader', scopes: ['READ'] })).key;
+    ingestKey = (await createKey(server.app.services, { name: 'writer', scopes: ['INGEST'] })).key;
   });
   afterAll(async () => {
     await server?.destroy();
@@ -391,8 +391,8 @@ describe('schema privacy, CSRF and methods', () => {
   let ingestKey: string;
   beforeAll(async () => {
     server = await startTestServer('pglite', { label: 'hardening_privacy', env: { ...NO_LIMITS, NODE_ENV: 'production' } });
-    readKey = (await createApiKey(server.app.services.db, { name: 'reader', scopes: ['READ'] })).key;
-    ingestKey = (await createApiKey(server.app.services.db, { name: 'writer', scopes: ['INGEST'] })).key;
+    readKey = (await createKey(server.app.services, { name: 'reader', scopes: ['READ'] })).key;
+    ingestKey = (await createKey(server.app.services, { name: 'writer', scopes: ['INGEST'] })).key;
   });
   afterAll(async () => {
     await server?.destroy();

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApiKey } from '../src/auth/apiKeys.js';
-import { sql } from '../src/db/sql.js';
+import { createKey } from './support/keys.js';
+import { sql } from '../src/core/db/sql.js';
 import { firstCode, postGraphQL, type RawResponse } from './support/rawHttp.js';
 import { BACKENDS, startTestServer, type TestServer } from './support/server.js';
 
@@ -175,7 +175,7 @@ describe.each(BACKENDS)('idempotent ingest on %s', (backend) => {
     const marker = fresh('per_key');
     const key = fresh('key');
     const [system] = BATCH_OPERATIONS;
-    const other = (await createApiKey(server.app.services.db, { name: 'other writer', scopes: ['INGEST'] })).key;
+    const other = (await createKey(server.app.services, { name: 'other writer', scopes: ['INGEST'] })).key;
     const input = system!.input(marker, 4);
     expect(resultOf(await postGraphQL(server.url, { query: system!.query, variables: { input, key } }), system!.field)?.replayed).toBe(false);
     expect(resultOf(await postGraphQL(server.url, { query: system!.query, variables: { input, key } }, { key: other }), system!.field)?.replayed).toBe(false);

@@ -2,14 +2,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config.js';
-import { openDatabase } from '../src/db/database.js';
-import { sql } from '../src/db/sql.js';
-import { createJobScheduler } from '../src/jobs/index.js';
-import { parseSchedule } from '../src/jobs/schedule.js';
-import { JobScheduler } from '../src/jobs/scheduler.js';
-import type { JobDefinition } from '../src/jobs/types.js';
+import { openDatabase } from '../src/core/db/database.js';
+import { sql } from '../src/core/db/sql.js';
+import { parseSchedule } from '../src/core/schedule.js';
+import { JobScheduler } from '../src/modules/jobs/scheduler.js';
+import type { JobDefinition } from '../src/core/jobs.js';
 import { graphql } from './generated/gql.js';
+import { composeScheduler } from './support/scheduler.js';
 import { ADMIN_KEY, startTestServer, type TestServer } from './support/server.js';
 import { waitUntil } from './support/wait.js';
 
@@ -62,18 +61,19 @@ describe('jobs across instances sharing one PostgreSQL', () => {
 
   it('runs each tick once per host on timers: one row per metric per tick per host, and cluster jobs once per tick', async () => {
     // The instances' own wiring (as app.ts does it), with fast schedules and the timers armed.
-    const schedulers = [a, b, c].map((server) =>
-      createJobScheduler(
-        loadConfig({
+    const composed = await Promise.all(
+      [a, b, c].map((server) =>
+        composeScheduler({
+          DATABASE_URL: a.databaseUrl,
           MONITORING_ENABLED: 'true',
-          INSIGHTS_HOSTNAME: server.app.services.config.jobs.hostName,
+          INSIGHTS_HOSTNAME: server.app.services.config.instance.hostName,
           INSIGHTS_COLLECT_SCHEDULE: '1s',
           // Cron (with seconds) here, an interval above: both kinds of timer agree across instances.
           INSIGHTS_AGGREGATE_SCHEDULE: '* * * * * *',
         }),
-        { db: server.app.services.db, ingestor: server.app.services.ingestor, log: silent },
       ),
     );
+    const schedulers = composed.map(({ scheduler }) => scheduler);
     const since = new Date(Math.ceil(Date.now() / SECOND) * SECOND);
     for (const scheduler of schedulers) scheduler.start();
     try {
@@ -88,7 +88,7 @@ describe('jobs across instances sharing one PostgreSQL', () => {
         8_000,
       );
     } finally {
-      await Promise.all(schedulers.map((scheduler) => scheduler.stop()));
+      await Promise.all(composed.map(({ composition }) => composition.close()));
     }
 
     const collections = await ticks('collect-system-metrics', since);
@@ -235,10 +235,14 @@ describe('jobs across instances sharing one PostgreSQL', () => {
     };
     delete env.REDIS_URL;
     const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: ROOT, env, stdio: 'ignore' });
-    const survivor = createJobScheduler(
-      loadConfig({ MONITORING_ENABLED: 'true', INSIGHTS_HOSTNAME: 'killed-host', INSIGHTS_COLLECT_SCHEDULE: '1s', INSIGHTS_AGGREGATE_SCHEDULE: '1h' }),
-      { db: db(), ingestor: a.app.services.ingestor, log: silent },
-    );
+    const survivorComposition = await composeScheduler({
+      DATABASE_URL: a.databaseUrl,
+      MONITORING_ENABLED: 'true',
+      INSIGHTS_HOSTNAME: 'killed-host',
+      INSIGHTS_COLLECT_SCHEDULE: '1s',
+      INSIGHTS_AGGREGATE_SCHEDULE: '1h',
+    });
+    const survivor = survivorComposition.scheduler;
     const byOthers = () =>
       db().query<{ instance: string; status: string; scheduledAt: Date }>(sql`
         SELECT instance, status::text AS status, scheduled_at AS "scheduledAt" FROM job_runs
@@ -271,7 +275,7 @@ describe('jobs across instances sharing one PostgreSQL', () => {
       expect((await byOthers()).every((run) => run.status !== 'RUNNING')).toBe(true);
     } finally {
       child.kill('SIGKILL');
-      await survivor.stop();
+      await survivorComposition.composition.close();
     }
   });
 

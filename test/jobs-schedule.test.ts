@@ -2,7 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, type Environment } from '../src/config.js';
-import { parseAge, parseSchedule, ScheduleError } from '../src/jobs/schedule.js';
+import { parseAge, parseSchedule, ScheduleError } from '../src/core/schedule.js';
 
 const at = (iso: string) => new Date(iso);
 
@@ -74,31 +74,38 @@ describe('schedules', () => {
 });
 
 describe('job configuration', () => {
+  /** The job-related settings, wherever each module keeps them. */
+  const jobSettings = (config: ReturnType<typeof loadConfig>) => ({
+    instance: config.instance,
+    archiveDir: config.retention.archiveDir,
+    schedules: { collectSystemMetrics: config.system.collectSchedule, retention: config.retention.schedule, aggregateApplicationMetrics: config.analytics.aggregateSchedule },
+  });
+
   it('defaults: this machine, no environment, no archive, collection every INSIGHTS_REAL_TIME_UPDATE_INTERVAL seconds', () => {
-    expect(loadConfig({}).jobs).toEqual({
-      hostName: os.hostname(),
-      environment: undefined,
+    expect(jobSettings(loadConfig({}))).toEqual({
+      instance: { hostName: os.hostname(), environment: undefined },
       archiveDir: undefined,
       schedules: { collectSystemMetrics: '30s', retention: '0 3 * * *', aggregateApplicationMetrics: '*/5 * * * *' },
     });
-    expect(loadConfig({ INSIGHTS_REAL_TIME_UPDATE_INTERVAL: '5' }).jobs.schedules.collectSystemMetrics).toBe('5s');
+    expect(loadConfig({ INSIGHTS_REAL_TIME_UPDATE_INTERVAL: '5' }).system.collectSchedule).toBe('5s');
     const blank = { INSIGHTS_HOSTNAME: ' ', INSIGHTS_ENVIRONMENT: '', INSIGHTS_ARCHIVE_DIR: '', INSIGHTS_COLLECT_SCHEDULE: '', INSIGHTS_RETENTION_SCHEDULE: ' ', INSIGHTS_AGGREGATE_SCHEDULE: '' };
-    expect(loadConfig(blank).jobs).toEqual(loadConfig({}).jobs);
+    expect(jobSettings(loadConfig(blank))).toEqual(jobSettings(loadConfig({})));
   });
 
   it('reads every job variable', () => {
     expect(
-      loadConfig({
-        INSIGHTS_HOSTNAME: 'web-1',
-        INSIGHTS_ENVIRONMENT: 'production',
-        INSIGHTS_ARCHIVE_DIR: 'archive',
-        INSIGHTS_COLLECT_SCHEDULE: '*/15 * * * * *',
-        INSIGHTS_RETENTION_SCHEDULE: '30 2 * * 0',
-        INSIGHTS_AGGREGATE_SCHEDULE: '1h',
-      }).jobs,
+      jobSettings(
+        loadConfig({
+          INSIGHTS_HOSTNAME: 'web-1',
+          INSIGHTS_ENVIRONMENT: 'production',
+          INSIGHTS_ARCHIVE_DIR: 'archive',
+          INSIGHTS_COLLECT_SCHEDULE: '*/15 * * * * *',
+          INSIGHTS_RETENTION_SCHEDULE: '30 2 * * 0',
+          INSIGHTS_AGGREGATE_SCHEDULE: '1h',
+        }),
+      ),
     ).toEqual({
-      hostName: 'web-1',
-      environment: 'production',
+      instance: { hostName: 'web-1', environment: 'production' },
       archiveDir: path.resolve('archive'),
       schedules: { collectSystemMetrics: '*/15 * * * * *', retention: '30 2 * * 0', aggregateApplicationMetrics: '1h' },
     });

@@ -3,15 +3,15 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApiKey } from '../src/auth/apiKeys.js';
-import { sql } from '../src/db/sql.js';
+import { createKey } from './support/keys.js';
+import { sql } from '../src/core/db/sql.js';
 import { Prisma } from '../src/generated/prisma/client.js';
-import type { JsonObject } from '../src/ingest/json.js';
-import { DAY_MS } from '../src/jobs/index.js';
-import { purgeExpired, RETENTION_TABLES, type PurgeProgress, type PurgeReport } from '../src/jobs/retention.js';
-import { parseSchedule } from '../src/jobs/schedule.js';
-import { JobScheduler } from '../src/jobs/scheduler.js';
-import type { JobContext, JobDefinition } from '../src/jobs/types.js';
+import type { JsonObject } from '../src/core/json.js';
+const DAY_MS = 86_400_000;
+import { purgeExpired, RETENTION_TABLES, type PurgeProgress, type PurgeReport } from '../src/modules/retention/retentionJob.js';
+import { parseSchedule } from '../src/core/schedule.js';
+import { JobScheduler } from '../src/modules/jobs/scheduler.js';
+import type { JobContext, JobDefinition } from '../src/core/jobs.js';
 import { graphql } from './generated/gql.js';
 import { createScratchDirectory } from './support/databases.js';
 import { BACKENDS, startTestServer, type TestServer } from './support/server.js';
@@ -465,8 +465,8 @@ describe.each(BACKENDS)('scheduled jobs on %s', (backend) => {
       expect(response.errors?.[0]?.message).toMatch(/unknown job "reindex"; known jobs: collect-system-metrics, retention, aggregate-application-metrics/);
     }
 
-    const reader = await createApiKey(db(), { name: 'job reader', scopes: ['READ'] });
-    const writer = await createApiKey(db(), { name: 'job writer', scopes: ['READ', 'INGEST'] });
+    const reader = await createKey(server.app.services, { name: 'job reader', scopes: ['READ'] });
+    const writer = await createKey(server.app.services, { name: 'job writer', scopes: ['READ', 'INGEST'] });
     expect((await server.request(JobsOverview, undefined, { key: reader.key })).data?.jobs).toHaveLength(3);
     for (const key of [reader.key, writer.key]) {
       const refused = await server.request(JobsRunNow, { name: 'retention' }, { key });
@@ -476,8 +476,9 @@ describe.each(BACKENDS)('scheduled jobs on %s', (backend) => {
     expect(runs).toBe(all.edges.filter((edge) => edge.node.jobName === 'retention').length);
 
     // A manual run is an administrative action: it leaves an audit entry.
-    const audit = await db().prisma.userActivity.findFirst({ where: { activityType: 'job.run' }, orderBy: { id: 'desc' } });
-    expect(audit?.metadata).toMatchObject({ job: 'retention', runId: runJob.id, status: 'SUCCEEDED' });
+    const audit = await db().prisma.auditEvent.findFirst({ where: { action: 'job.run' }, orderBy: { id: 'desc' } });
+    expect(audit).toMatchObject({ targetType: 'job', targetId: 'retention', details: { job: 'retention', runId: runJob.id, status: 'SUCCEEDED' } });
+    expect(await db().prisma.userActivity.count({ where: { activityType: 'job.run' } })).toBe(0);
   });
 
   it('on stop, lets a short run finish and records one that outlives the deadline as interrupted', async () => {

@@ -1,9 +1,9 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApiKey } from '../src/auth/apiKeys.js';
-import type { ApiKeyScope } from '../src/auth/scopes.js';
-import { sql } from '../src/db/sql.js';
+import { createKey } from './support/keys.js';
+import type { ApiKeyScope } from '../src/core/auth.js';
+import { sql } from '../src/core/db/sql.js';
 import { REDIS_URL } from './support/databases.js';
 import { firstCode, openSse, postGraphQL } from './support/rawHttp.js';
 import { ADMIN_KEY, startTestServer, type TestServer } from './support/server.js';
@@ -85,7 +85,7 @@ describe('scope matrix on every transport', () => {
       env: { INSIGHTS_RATE_LIMIT_READ: '0', INSIGHTS_RATE_LIMIT_INGEST: '0', INSIGHTS_RATE_LIMIT_ADMIN: '0' },
     });
     for (const scopes of KEY_SETS) {
-      keys.set(scopes.join('+'), (await createApiKey(server.app.services.db, { name: scopes.join('+'), scopes })).key);
+      keys.set(scopes.join('+'), (await createKey(server.app.services, { name: scopes.join('+'), scopes })).key);
     }
   });
   afterAll(async () => {
@@ -233,7 +233,7 @@ describe('revocation reaches open sockets and streams', () => {
   };
 
   it('a socket opened before its key was revoked cannot start new operations afterwards', async () => {
-    const { key, id } = await createApiKey(server.app.services.db, { name: 'ws-revoked', scopes: ['READ'] });
+    const { key, id } = await createKey(server.app.services, { name: 'ws-revoked', scopes: ['READ'] });
     const client: SubscriptionClient = connectSubscriptions(server.url, key);
     await client.connected;
     try {
@@ -252,7 +252,7 @@ describe('revocation reaches open sockets and streams', () => {
   });
 
   it('live streams of a revoked key stop within a few seconds (WebSocket and SSE)', async () => {
-    const { key, id } = await createApiKey(server.app.services.db, { name: 'stream-revoked', scopes: ['READ'] });
+    const { key, id } = await createKey(server.app.services, { name: 'stream-revoked', scopes: ['READ'] });
     const client = connectSubscriptions(server.url, key);
     await client.connected;
     const ws = client.subscribe<{ metricRecorded: { value: number } }>(SUBSCRIPTION, { names: ['revocation_stream'] });
@@ -297,7 +297,7 @@ describe('rate limits per key', () => {
     });
 
     it('answers 429 RATE_LIMITED with Retry-After once the bucket is empty, whichever instance is asked', async () => {
-      const { key } = await createApiKey(first.app.services.db, { name: 'limited reader', scopes: ['READ'] });
+      const { key } = await createKey(first.app.services, { name: 'limited reader', scopes: ['READ'] });
       const query = { query: '{ systemMetrics(first: 1) { totalCount } }' };
       // A bucket of 2: two pass, on different instances…
       expect((await postGraphQL(first.url, query, { key })).status).toBe(200);
@@ -318,7 +318,7 @@ describe('rate limits per key', () => {
     });
 
     it('applies per-scope limits: INGEST unlimited (0) here, READ limited; WebSocket operations count too', async () => {
-      const { key: ingestKey } = await createApiKey(first.app.services.db, { name: 'unlimited ingest', scopes: ['INGEST'] });
+      const { key: ingestKey } = await createKey(first.app.services, { name: 'unlimited ingest', scopes: ['INGEST'] });
       for (let i = 0; i < 25; i += 1) {
         const result = await postGraphQL(i % 2 ? first.url : second.url, {
           query: 'mutation { recordSystemMetric(input: { metricName: "rl_ingest", metricType: GAUGE, value: 1 }) { id } }',
@@ -326,7 +326,7 @@ describe('rate limits per key', () => {
         expect(result.status).toBe(200);
       }
 
-      const { key } = await createApiKey(first.app.services.db, { name: 'limited socket', scopes: ['READ'] });
+      const { key } = await createKey(first.app.services, { name: 'limited socket', scopes: ['READ'] });
       const client = connectSubscriptions(second.url, key);
       await client.connected;
       try {
@@ -356,7 +356,7 @@ describe('rate limits per key', () => {
     });
 
     it('limits each key on each instance with a token bucket', async () => {
-      const { key } = await createApiKey(first.app.services.db, { name: 'local reader', scopes: ['READ'] });
+      const { key } = await createKey(first.app.services, { name: 'local reader', scopes: ['READ'] });
       const query = { query: '{ __typename }' };
       const statuses = [];
       for (let i = 0; i < 3; i += 1) statuses.push((await postGraphQL(first.url, query, { key })).status);
@@ -367,7 +367,7 @@ describe('rate limits per key', () => {
       expect(refused.status).toBe(429);
       expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
       // Another key is not affected.
-      const { key: other } = await createApiKey(first.app.services.db, { name: 'other reader', scopes: ['READ'] });
+      const { key: other } = await createKey(first.app.services, { name: 'other reader', scopes: ['READ'] });
       expect((await postGraphQL(first.url, query, { key: other })).status).toBe(200);
     });
   });

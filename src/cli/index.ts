@@ -1,4 +1,4 @@
-// `npm run insights -- <command>`: operator commands (cleanup, check-monitoring, run-job). See src/cli/main.ts.
+// `npm run insights -- <command>` (and `npm run apikey -- …`): operator commands. See src/cli/main.ts.
 import { runCli } from './main.js';
 
 // Exit explicitly: a Redis client reconnecting in the background must not keep an operator's shell waiting.

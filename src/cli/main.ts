@@ -1,25 +1,33 @@
 import { parseArgs } from 'node:util';
-import { recordAudit } from '../auth/audit.js';
-import { ConfigError, loadConfig, type Environment } from '../config.js';
-import { UnknownJobError } from '../jobs/index.js';
+import pino from 'pino';
+import { compose, type Composition } from '../compose.js';
+import { CliError, describeError, processOutput, type CliCommand, type CliOptionSpec, type Output } from '../core/cli.js';
+import { ConfigError } from '../core/config.js';
+import { DataDirectoryInUseError } from '../core/db/database.js';
+import type { MonitoringCheck, Services } from '../core/module.js';
+import { loadConfig, type Environment } from '../config.js';
+import { MODULES } from '../modules/index.js';
 import { checkMonitoringCommand } from './checkMonitoring.js';
-import { cleanup, CLEANUP_USAGE, parseOlderThan } from './cleanup.js';
-import { processOutput, type Output } from './output.js';
-import { CLI_ACTOR, CliError, describe, openRuntime } from './runtime.js';
 
-export const USAGE = `Insights operator commands (settings come from the same environment variables as the service).
+// `npm run insights -- <command>`: the operator commands every module contributes, run on the services of the
+// composition root (so their writes reach other instances through Redis when REDIS_URL is set).
+
+/** The commands, in the order the usage lists them; check-monitoring runs over every module's checks. */
+function commands(checks: readonly MonitoringCheck[] = []): CliCommand<Services>[] {
+  return [...MODULES.flatMap((module) => module.commands ?? []), checkMonitoringCommand(checks)];
+}
+
+export function usage(): string {
+  const lines = commands().map((command) => `  ${command.usage.replace(/\n/g, '\n  ')}\n      ${command.summary}`);
+  return `Insights operator commands (settings come from the same environment variables as the service).
 
 Usage:
-  ${CLEANUP_USAGE}
-      Deletes records (and job history) older than the age, as a manual run of the retention job.
-  insights check-monitoring [--json]
-      Database, migrations, pub/sub and every job's latest run; exits 1 when anything is unhealthy.
-  insights run-job <name>
-      Runs one job now (collect-system-metrics, retention, aggregate-application-metrics); exits 1 unless it succeeds.
+${lines.join('\n')}
 
 Exit codes: 0 done / healthy, 1 failed / unhealthy, 2 wrong usage or configuration.
 Run through npm: npm run insights -- <command> [options]
 `;
+}
 
 /** Runs one command; resolves with the process exit code. Never throws. */
 export async function runCli(argv: string[], environment: Environment = process.env, output: Output = processOutput): Promise<number> {
@@ -30,41 +38,34 @@ export async function runCli(argv: string[], environment: Environment = process.
       output.err(`insights: ${error.message}\n`);
       return error.exitCode;
     }
-    output.err(`insights: ${describe(error)}\n`);
+    output.err(`insights: ${describeError(error)}\n`);
     return 1;
   }
 }
 
 async function dispatch(argv: string[], environment: Environment, output: Output): Promise<number> {
+  const known = commands();
+  // Every command's options are known to the parser, so that one given to the wrong command is named as such.
+  const options: CliOptionSpec = { help: { type: 'boolean', short: 'h' } };
+  for (const command of known) Object.assign(options, command.options);
   let parsed;
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        'older-than': { type: 'string' },
-        'dry-run': { type: 'boolean', default: false },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
+    parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, options });
   } catch (error) {
-    throw new CliError(`${describe(error)}\n${USAGE}`, 2);
+    throw new CliError(`${describeError(error)}\n${usage()}`, 2);
   }
-  const { positionals, values } = parsed;
-  const [command, ...rest] = positionals;
-  if (values.help || command === 'help' || !command) {
-    output.out(USAGE);
-    return command || values.help ? 0 : 2;
+  const [name, ...positionals] = parsed.positionals;
+  const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
+  if (values.help || name === 'help' || !name) {
+    output.out(usage());
+    return name || values.help ? 0 : 2;
   }
-  if (!['cleanup', 'check-monitoring', 'run-job'].includes(command)) throw new CliError(`unknown command "${command}"\n${USAGE}`, 2);
-  // Options that belong to another command are mistakes, not silently ignored.
-  const allowed: Record<string, string[]> = { cleanup: ['older-than', 'dry-run'], 'check-monitoring': ['json'], 'run-job': [] };
-  const misplaced = (['older-than', 'dry-run', 'json'] as const).filter(
-    (option) => values[option] !== undefined && values[option] !== false && !allowed[command]?.includes(option),
-  );
-  if (misplaced.length > 0) throw new CliError(`${command} does not take --${misplaced.join(', --')}`, 2);
+  const command = known.find((candidate) => candidate.name === name);
+  if (!command) throw new CliError(`unknown command "${name}"\n${usage()}`, 2);
+  const misplaced = Object.keys(values).filter((option) => option !== 'help' && values[option] !== undefined && !(option in (command.options ?? {})));
+  if (misplaced.length > 0) throw new CliError(`${name} does not take --${misplaced.join(', --')}`, 2);
+  const args = { positionals, values };
+  command.validate?.(args);
 
   let config;
   try {
@@ -73,53 +74,23 @@ async function dispatch(argv: string[], environment: Environment, output: Output
     if (error instanceof ConfigError) throw new CliError(error.message, 2);
     throw error;
   }
-
-  switch (command) {
-    case 'cleanup': {
-      if (rest.length > 0) throw new CliError(`cleanup takes no arguments besides its options.\nUsage: ${CLEANUP_USAGE}`, 2);
-      const label = values['older-than'] ?? '';
-      const olderThanMs = parseOlderThan(values['older-than']);
-      const runtime = await openRuntime(config, { migrate: true });
-      try {
-        return await cleanup(runtime, output, { olderThanMs, dryRun: values['dry-run'] === true, label });
-      } finally {
-        await runtime.close();
-      }
-    }
-    case 'check-monitoring': {
-      // Read-only: a database that is behind on migrations is reported, not changed.
-      const runtime = await openRuntime(config, { migrate: false });
-      try {
-        return await checkMonitoringCommand(runtime, output, { json: values.json === true });
-      } finally {
-        await runtime.close();
-      }
-    }
-    default: {
-      const [name, ...extra] = rest;
-      if (!name || extra.length > 0) throw new CliError('run-job needs exactly one job name: insights run-job <name>', 2);
-      const runtime = await openRuntime(config, { migrate: true });
-      try {
-        let run;
-        try {
-          run = await runtime.scheduler.runNow(name);
-        } catch (error) {
-          if (error instanceof UnknownJobError) throw new CliError(error.message, 2);
-          throw error;
-        }
-        await recordAudit(runtime.ingestor, CLI_ACTOR, 'job.run', `Job "${name}" run from the command line`, {
-          job: name,
-          runId: run.id,
-          status: run.status,
-        });
-        const where = `run ${run.id}, ${run.trigger.toLowerCase()}, tick ${run.scheduledAt.toISOString()} on ${run.host}`;
-        output.out(`${name}: ${run.status} (${where}${run.durationMs === null ? '' : `, ${run.durationMs} ms`})\n`);
-        if (run.result) output.out(`${JSON.stringify(run.result, null, 2)}\n`);
-        if (run.error) output.err(`${run.error}\n`);
-        return run.status === 'SUCCEEDED' ? 0 : 1;
-      } finally {
-        await runtime.close();
-      }
-    }
+  // Operators read the command's own output; only warnings and errors are logged (as JSON, on stderr).
+  const log = pino({ level: config.logLevel === 'silent' ? 'silent' : 'warn', base: { service: 'insights-cli' } }, pino.destination(2));
+  let composition: Composition;
+  try {
+    composition = await compose(config, { mode: 'cli', log, migrate: command.migrate !== false });
+  } catch (error) {
+    const where = config.database.url ? 'PostgreSQL' : `the embedded database in ${config.database.dataDir}`;
+    const hint =
+      config.database.url || error instanceof DataDirectoryInUseError
+        ? ''
+        : ' (an embedded database can be open in one process only: stop the service, or point DATABASE_URL at PostgreSQL)';
+    throw new CliError(`could not open ${where}: ${describeError(error)}${hint}`);
+  }
+  try {
+    const runnable = command.name === 'check-monitoring' ? checkMonitoringCommand(composition.checks) : command;
+    return await runnable.run(composition.services, args, output);
+  } finally {
+    await composition.close();
   }
 }

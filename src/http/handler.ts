@@ -1,22 +1,31 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
+import type { GraphQLError } from 'graphql';
 import type { YogaServerInstance } from 'graphql-yoga';
-import { bearerToken } from '../auth/apiKeys.js';
-import type { LiveSessionGuard } from '../auth/liveSessionGuard.js';
-import type { ErrorCode } from '../errors.js';
-import type { RateLimiter } from '../auth/rateLimiter.js';
-import { hasScope, type Principal } from '../auth/scopes.js';
-import type { Context, Services } from '../schema/context.js';
+import type { Logger } from 'pino';
+import { hasScope } from '../core/auth.js';
+import { codedError, ERROR_CODES, type ErrorCode } from '../core/errors.js';
+import type { HealthReport } from '../core/health.js';
 import { BodyTooLargeError, readBody } from './body.js';
-import { healthReport } from './health.js';
+import type { FrontDoor } from './frontDoor.js';
+import type { LiveSessionGuard } from './liveSessionGuard.js';
 import type { ServerContext } from './serverContext.js';
 
+// The transport knows GraphQL only through yoga; the schema's context type is none of its business.
+/* eslint-disable @typescript-eslint/no-explicit-any */
+
+/** A route served before GraphQL (report downloads, exports): answers true when it handled the request. */
+export type Route = (req: IncomingMessage, res: ServerResponse, context: { frontDoor: FrontDoor; requestId: string }) => Promise<boolean> | boolean;
+
 export interface HandlerOptions {
-  yoga: YogaServerInstance<ServerContext, Context>;
-  services: Services;
-  rateLimiter: RateLimiter;
+  yoga: YogaServerInstance<ServerContext, any>;
+  frontDoor: FrontDoor;
+  health: () => Promise<HealthReport>;
+  log: Logger;
   guard: LiveSessionGuard;
+  /** Routes of modules, tried in order before /graphql. */
+  routes?: readonly Route[];
   limits: { bodyBytes: number; ingestBodyBytes: number };
   /** True once shutdown has begun: new requests are turned away with 503. */
   isStopping: () => boolean;
@@ -24,15 +33,23 @@ export interface HandlerOptions {
   inFlight: Set<ServerResponse>;
 }
 
-/** A GraphQL-over-HTTP error response for requests refused before GraphQL runs. */
-function refuse(req: IncomingMessage, res: ServerResponse, status: number, code: ErrorCode, message: string, headers: Record<string, string> = {}) {
+/**
+ * A GraphQL-over-HTTP error response for requests refused before GraphQL runs: the error's code gives the
+ * status, its `extensions.http.headers` the headers; the body has the same shape as any GraphQL error.
+ */
+export function refuse(req: IncomingMessage, res: ServerResponse, error: GraphQLError, headers: Record<string, string> = {}) {
   const accept = req.headers.accept ?? '';
   const contentType = accept.includes('application/graphql-response+json')
     ? 'application/graphql-response+json; charset=utf-8'
     : 'application/json; charset=utf-8';
-  res.writeHead(status, { 'content-type': contentType, 'cache-control': 'no-store', ...headers });
-  res.end(JSON.stringify({ errors: [{ message, extensions: { code } }] }));
+  const { http, ...extensions } = error.extensions as { http?: { status?: number; headers?: Record<string, string> } } & Record<string, unknown>;
+  const code = extensions.code as ErrorCode;
+  res.writeHead(http?.status ?? ERROR_CODES[code] ?? 500, { 'content-type': contentType, 'cache-control': 'no-store', ...http?.headers, ...headers });
+  res.end(JSON.stringify({ errors: [{ message: error.message, extensions }] }));
 }
+
+const refuseWith = (req: IncomingMessage, res: ServerResponse, code: ErrorCode, message: string, headers: Record<string, string> = {}) =>
+  refuse(req, res, codedError(code, message), headers);
 
 const streaming = (req: IncomingMessage) => (req.headers.accept ?? '').includes('text/event-stream');
 
@@ -45,10 +62,10 @@ const isGraphiQLPage = (req: IncomingMessage) =>
  * under a size limit; only then does yoga see the request.
  */
 export function createRequestHandler(options: HandlerOptions) {
-  const { yoga, services, rateLimiter, limits, inFlight } = options;
+  const { yoga, frontDoor, limits, inFlight } = options;
 
   const probe = async (req: IncomingMessage, res: ServerResponse, readiness: boolean) => {
-    const report = await healthReport(services.db, services.bus);
+    const report = await options.health();
     const ready = report.database.status === 'ok' && report.pubsub.status === 'ok' && !options.isStopping();
     const status = readiness ? (ready ? 200 : 503) : 200;
     res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
@@ -58,9 +75,8 @@ export function createRequestHandler(options: HandlerOptions) {
   };
 
   const serveGraphQL = async (req: IncomingMessage, res: ServerResponse, requestId: string) => {
-    let principal: Principal | null = null;
-    const token = bearerToken(req.headers.authorization);
-    if (token) principal = await services.authenticator.authenticate(token);
+    const identity = await frontDoor.identify(req.headers.authorization);
+    const { principal, token } = identity;
     if (isGraphiQLPage(req) && !(principal && hasScope(principal, 'ADMIN'))) {
       // GraphiQL is for ADMIN keys. A browser cannot add a Bearer header, so it is asked to sign in (any user
       // name, the key as password); it then sends the key with the page's own requests too.
@@ -76,18 +92,11 @@ export function createRequestHandler(options: HandlerOptions) {
       );
       return;
     }
-    if (!principal && req.method !== 'OPTIONS') {
-      refuse(req, res, 401, 'UNAUTHENTICATED', token ? 'Invalid, revoked or expired API key' : 'Missing API key: send "Authorization: Bearer <key>"', {
-        'www-authenticate': 'Bearer',
-      });
-      return;
-    }
-    if (principal) {
-      const decision = await rateLimiter.take(principal);
-      if (!decision.allowed) {
-        refuse(req, res, 429, 'RATE_LIMITED', `Rate limit of this API key exceeded; retry in ${decision.retryAfterSeconds} s`, {
-          'retry-after': String(decision.retryAfterSeconds),
-        });
+    // A CORS preflight carries no credentials; everything else must be admitted by the front door.
+    if (principal || req.method !== 'OPTIONS') {
+      const admission = await frontDoor.admit(req.headers.authorization, identity);
+      if (!admission.admitted) {
+        refuse(req, res, admission.error);
         return;
       }
     }
@@ -100,7 +109,7 @@ export function createRequestHandler(options: HandlerOptions) {
       } catch (error) {
         if (!(error instanceof BodyTooLargeError)) throw error;
         req.resume();
-        refuse(req, res, 413, 'PAYLOAD_TOO_LARGE', `Request body exceeds the limit of ${limit} bytes`, { connection: 'close' });
+        refuseWith(req, res, 'PAYLOAD_TOO_LARGE', `Request body exceeds the limit of ${limit} bytes`, { connection: 'close' });
         return;
       }
     }
@@ -110,6 +119,15 @@ export function createRequestHandler(options: HandlerOptions) {
       res.once('close', untrack);
     }
     await yoga(req, res, { req, res, principal: principal ?? undefined, requestId });
+  };
+
+  const serve = async (req: IncomingMessage, res: ServerResponse, requestId: string, path: string) => {
+    if (path !== '/graphql') {
+      for (const route of options.routes ?? []) {
+        if (await route(req, res, { frontDoor, requestId })) return;
+      }
+    }
+    await serveGraphQL(req, res, requestId);
   };
 
   return (req: IncomingMessage, res: ServerResponse) => {
@@ -122,16 +140,16 @@ export function createRequestHandler(options: HandlerOptions) {
       return;
     }
     if (options.isStopping()) {
-      refuse(req, res, 503, 'UNAVAILABLE', 'The service is shutting down; retry on another instance', { connection: 'close', 'retry-after': '1' });
+      refuseWith(req, res, 'UNAVAILABLE', 'The service is shutting down; retry on another instance', { connection: 'close', 'retry-after': '1' });
       return;
     }
     if (!streaming(req)) {
       inFlight.add(res);
       res.once('close', () => inFlight.delete(res));
     }
-    serveGraphQL(req, res, requestId).catch((error: unknown) => {
-      services.log.error({ err: error, requestId }, 'request failed before GraphQL execution');
-      if (!res.headersSent) refuse(req, res, 503, 'UNAVAILABLE', 'The service could not handle this request; retry shortly', { 'retry-after': '1' });
+    serve(req, res, requestId, path ?? '/').catch((error: unknown) => {
+      options.log.error({ err: error, requestId }, 'request failed before GraphQL execution');
+      if (!res.headersSent) refuseWith(req, res, 'UNAVAILABLE', 'The service could not handle this request; retry shortly', { 'retry-after': '1' });
       else res.destroy();
     });
   };

@@ -2,8 +2,8 @@ import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { GraphQLError, NoSchemaIntrospectionCustomRule, type ValidationContext } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { hasScope } from '../auth/scopes.js';
-import type { Config } from '../config.js';
+import { hasScope } from '../core/auth.js';
+import type { Config } from '../core/config.js';
 import type { ServerContext } from './serverContext.js';
 
 /** Drops graphql-js's "Did you mean …?" hints, which name fields and enum values of the schema. */

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Principal } from '../auth/scopes.js';
+import type { Principal } from '../core/auth.js';
 
 /** What the transport hands to yoga: the node request/response over HTTP, or the socket's principal over WebSocket. */
 export interface ServerContext {

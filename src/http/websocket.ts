@@ -1,22 +1,24 @@
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
-import type { DocumentNode, ExecutionArgs } from 'graphql';
+import type { DocumentNode, ExecutionArgs, GraphQLSchema } from 'graphql';
 import { getOperationAST, GraphQLError, Kind, type GraphQLFormattedError } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { bearerToken } from '../auth/apiKeys.js';
-import type { RateLimiter } from '../auth/rateLimiter.js';
-import type { LiveSessionGuard } from '../auth/liveSessionGuard.js';
-import type { Principal } from '../auth/scopes.js';
-import { SharedSubscriptions, type DeliverSerialized } from '../realtime/sharedSubscriptions.js';
-import type { Context, Services } from '../schema/context.js';
+import type { Principal } from '../core/auth.js';
+import { codedError } from '../core/errors.js';
+import type { FrontDoor } from './frontDoor.js';
+import type { LiveSessionGuard } from './liveSessionGuard.js';
 import type { ServerContext } from './serverContext.js';
+
+// The transport knows GraphQL only through yoga; the schema's context type is none of its business.
+/* eslint-disable @typescript-eslint/no-explicit-any */
+import { SharedSubscriptions, type DeliverSerialized } from './sharedSubscriptions.js';
 import { envelopeFor, SocketWriter } from './socketWriter.js';
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-type Enveloped = ReturnType<YogaServerInstance<ServerContext, Context>['getEnveloped']>;
+type Enveloped = ReturnType<YogaServerInstance<ServerContext, any>['getEnveloped']>;
 type ExecutionArgsWithEnvelope = ExecutionArgs & {
   rootValue: {
     execute: Enveloped['execute'];
@@ -26,14 +28,22 @@ type ExecutionArgsWithEnvelope = ExecutionArgs & {
   };
 };
 
-/** Subscriptions that are pure event streams (no per-subscriber first value), so identical ones can share. */
-const SHAREABLE_FIELDS = new Set(['metricRecorded', 'activityRecorded']);
-
-function shareKeyOf(document: DocumentNode, payload: { query: string; operationName?: string | null; variables?: unknown }, keyId: string): string | null {
+/**
+ * Identical subscriptions (same operation, variables and key) share one execution when every field they select
+ * is a pure event stream (no per-subscriber first value), which its schema field declares with the extension
+ * `shareable: true`.
+ */
+function shareKeyOf(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  payload: { query: string; operationName?: string | null; variables?: unknown },
+  keyId: string,
+): string | null {
   const operation = getOperationAST(document, payload.operationName ?? undefined);
   if (operation?.operation !== 'subscription') return null;
+  const fields = schema.getSubscriptionType()?.getFields() ?? {};
   const shareable = operation.selectionSet.selections.every(
-    (selection) => selection.kind === Kind.FIELD && SHAREABLE_FIELDS.has(selection.name.value),
+    (selection) => selection.kind === Kind.FIELD && fields[selection.name.value]?.extensions?.shareable === true,
   );
   if (!shareable || document.definitions.length !== 1) return null;
   return [keyId, payload.operationName ?? '', payload.query, JSON.stringify(payload.variables ?? {})].join('\u0000');
@@ -61,6 +71,12 @@ function deliverTo(writer: SocketWriter | undefined, subscriptionId: string): De
   };
 }
 
+/** A GraphQL error without `extensions.http`, for a WebSocket message, which has no status or headers. */
+function withoutHttp(error: GraphQLError): GraphQLError {
+  const { http: _http, ...extensions } = error.extensions;
+  return new GraphQLError(error.message, { extensions });
+}
+
 /** `extensions.http` sets an HTTP answer's status and headers; a WebSocket message has neither, so it goes. */
 function withoutHttpExtension(error: GraphQLError): GraphQLFormattedError {
   const formatted = error.toJSON();
@@ -84,13 +100,12 @@ export interface GraphQLWebSocket {
  */
 export function attachGraphQLWebSocket(
   server: Server,
-  yoga: YogaServerInstance<ServerContext, Context>,
-  services: Services,
+  yoga: YogaServerInstance<ServerContext, any>,
   options: {
+    frontDoor: FrontDoor;
     maxPayloadBytes: number;
     maxSubscriptionsPerSocket: number;
     subscriptionBuffer: number;
-    rateLimiter: RateLimiter;
     guard: LiveSessionGuard;
   },
 ): GraphQLWebSocket {
@@ -116,8 +131,7 @@ export function attachGraphQLWebSocket(
       },
       onConnect: async (ctx) => {
         const header = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
-        const token = bearerToken(typeof header === 'string' ? header : null);
-        const principal = token ? await services.authenticator.authenticate(token) : null;
+        const { principal, token } = await options.frontDoor.identify(typeof header === 'string' ? header : null);
         if (!principal || !token) return false;
         ctx.extra.principal = principal;
         ctx.extra.token = token;
@@ -134,27 +148,21 @@ export function attachGraphQLWebSocket(
         ctx.extra.operations = (ctx.extra.operations ?? 1) - 1;
       },
       onSubscribe: async (ctx, id, payload) => {
-        // Re-checked per operation (cached for a few seconds): a revoked key starts nothing new.
-        const principal = ctx.extra.token ? await services.authenticator.authenticate(ctx.extra.token) : null;
-        if (!principal) {
-          return [new GraphQLError('Invalid, revoked or expired API key', { extensions: { code: 'UNAUTHENTICATED' } })];
-        }
-        ctx.extra.principal = principal;
         if ((ctx.extra.operations ?? 0) >= options.maxSubscriptionsPerSocket) {
           return [
-            new GraphQLError(`At most ${options.maxSubscriptionsPerSocket} operations may run at once on one socket`, {
-              extensions: { code: 'TOO_MANY_SUBSCRIPTIONS', limit: options.maxSubscriptionsPerSocket },
-            }),
+            withoutHttp(
+              codedError('TOO_MANY_SUBSCRIPTIONS', `At most ${options.maxSubscriptionsPerSocket} operations may run at once on one socket`, {
+                limit: options.maxSubscriptionsPerSocket,
+              }),
+            ),
           ];
         }
-        const decision = await options.rateLimiter.take(principal);
-        if (!decision.allowed) {
-          return [
-            new GraphQLError(`Rate limit of this API key exceeded; retry in ${decision.retryAfterSeconds} s`, {
-              extensions: { code: 'RATE_LIMITED', retryAfterSeconds: decision.retryAfterSeconds },
-            }),
-          ];
-        }
+        // Admitted per operation like an HTTP request (the key re-checked through its short cache, so a revoked
+        // key starts nothing new, and its rate limit taken).
+        const admission = await options.frontDoor.admit(ctx.extra.token ? `Bearer ${ctx.extra.token}` : null);
+        if (!admission.admitted) return [withoutHttp(admission.error)];
+        const { principal } = admission;
+        ctx.extra.principal = principal;
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           req: ctx.extra.request,
           socket: ctx.extra.socket,
@@ -189,7 +197,7 @@ export function attachGraphQLWebSocket(
           rootValue: {
             execute,
             subscribe,
-            shareKey: shareKeyOf(document, payload, principal.keyId),
+            shareKey: shareKeyOf(schema, document, payload, principal.keyId),
             deliver: deliverTo(writers.get(ctx.extra.socket), id),
           },
         };

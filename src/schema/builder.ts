@@ -5,10 +5,10 @@ import SimpleObjectsPlugin from '@pothos/plugin-simple-objects';
 import ScopeAuthPlugin, { AuthScopeFailureType, type AuthFailure } from '@pothos/plugin-scope-auth';
 import { GraphQLError } from 'graphql';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
-import { hasScope, type ApiKeyScope } from '../auth/scopes.js';
+import { hasScope, type ApiKeyScope } from '../core/auth.js';
 import type PrismaTypes from '../generated/pothos-prisma-types.js';
 import { getDatamodel } from '../generated/pothos-prisma-types.js';
-import type { JsonValue } from '../ingest/json.js';
+import type { JsonValue } from '../core/json.js';
 import type { Context } from './context.js';
 
 function missingScopes(failure: AuthFailure): string[] {
@@ -64,8 +64,12 @@ export const builder = new SchemaBuilder<{
 builder.addScalarType('DateTime', DateTimeResolver);
 builder.addScalarType('JSON', JSONResolver);
 
-builder.queryType({ authScopes: { scope: 'READ' } });
-builder.mutationType({ authScopes: { scope: 'INGEST' } });
+builder.queryType({ description: 'Reads: need the READ scope (ADMIN fields say so).', authScopes: { scope: 'READ' } });
+builder.mutationType({ description: 'Writes: record mutations need INGEST; management fields need ADMIN.', authScopes: { scope: 'INGEST' } });
+builder.subscriptionType({
+  description: 'Live streams over WebSocket (graphql-transport-ws) or Server-Sent Events: need the READ scope.',
+  authScopes: { scope: 'READ' },
+});
 
 /**
  * For ADMIN fields on Query and Mutation: replaces the root type's READ/INGEST requirement, so a key lacking

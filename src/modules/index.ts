@@ -1,0 +1,23 @@
+import type { AppModule } from '../core/module.js';
+import { analyticsModule } from './analytics/index.js';
+import { apiKeysModule } from './apiKeys/index.js';
+import { auditModule } from './audit/index.js';
+import { jobsModule } from './jobs/index.js';
+import { recordsModule } from './records/index.js';
+import { retentionModule } from './retention/index.js';
+import { systemModule } from './system/index.js';
+
+/**
+ * Every domain of the service, one line each, in the order they are set up: a module may use the services of
+ * the modules above it. Adding a domain is adding its folder and a line here. `jobs` stays last: it schedules
+ * the jobs of every module above it.
+ */
+export const MODULES: readonly AppModule[] = [
+  recordsModule,
+  auditModule,
+  apiKeysModule,
+  systemModule,
+  retentionModule,
+  analyticsModule,
+  jobsModule,
+];
