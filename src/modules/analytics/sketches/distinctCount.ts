@@ -7,7 +7,8 @@
  * Three forms, switched automatically (merge works across all of them):
  *  - exact:  the set of distinct 64-bit hashes while there are at most EXACT_LIMIT (128) of them; the count is exact
  *            (up to a 64-bit hash collision, probability < 10^-15);
- *  - sparse: the sorted list of non-zero registers (index, value), in memory up to 2^p/8 of them (8 KiB at p = 14);
+ *  - sparse: the sorted list of non-zero registers (index, value), up to 2^p/8 of them (8 KiB at p = 14) — a
+ *            deserialized list may be longer, and turns dense when a register is added;
  *  - dense:  all 2^p registers (16 KiB in memory at p = 14).
  * The serialized form depends only on the set of hashes added (see serialize), not on how the sketch was built.
  *
@@ -186,7 +187,10 @@ export class DistinctCountSketch {
   private toDense(): void {
     const dense = new Uint8Array(this.registerCount);
     const sparse = this.sparse;
-    if (sparse) for (let k = 0; k < this.sparseLength; k++) dense[(sparse[k] as number) >>> 6] = (sparse[k] as number) & 63;
+    for (let k = 0; k < this.sparseLength; k++) {
+      const e = (sparse as Uint32Array)[k] as number;
+      dense[e >>> 6] = e & 63;
+    }
     this.dense = dense;
     this.sparse = null;
     this.sparseLength = 0;
@@ -210,7 +214,10 @@ export class DistinctCountSketch {
       if (!this.dense) this.toDense();
       const mine = this.dense as Uint8Array;
       const theirs = other.dense;
-      for (let i = 0; i < mine.length; i++) if ((theirs[i] as number) > (mine[i] as number)) mine[i] = theirs[i] as number;
+      for (let i = 0; i < mine.length; i++) {
+        const value = theirs[i] as number;
+        if (value > (mine[i] as number)) mine[i] = value;
+      }
       return this;
     }
     const theirs = other.sparse as Uint32Array;
@@ -388,8 +395,7 @@ export class DistinctCountSketch {
       }
       sketch.exact = null;
       sketch.sparse = entries;
-      sketch.sparseLength = k;
-      if (k > sketch.sparseLimit) sketch.toDense();
+      sketch.sparseLength = k; // may exceed sparseLimit: it turns dense on its first insertion
     } else if (form === FORM_DENSE) {
       const packed = input.bytesView((3 * m) / 4);
       const registers = new Uint8Array(m);
@@ -402,7 +408,9 @@ export class DistinctCountSketch {
         registers[i + 2] = (b1 >>> 4) | ((b2 & 3) << 4);
         registers[i + 3] = b2 >>> 2;
       }
-      for (let i = 0; i < m; i++) if ((registers[i] as number) > maxValue) input.fail(`register value ${registers[i]} out of range`);
+      for (let i = 0; i < m; i++) {
+        if ((registers[i] as number) > maxValue) input.fail(`register value ${registers[i]} out of range`);
+      }
       sketch.exact = null;
       sketch.dense = registers;
     } else {

@@ -204,7 +204,9 @@ export class QuantileSketch {
     const alpha = options.relativeAccuracy ?? DEFAULT_RELATIVE_ACCURACY;
     const maxBins = options.maxBins ?? DEFAULT_MAX_BINS;
     if (!(alpha >= MIN_RELATIVE_ACCURACY && alpha <= MAX_RELATIVE_ACCURACY)) {
-      throw new RangeError(`relativeAccuracy must be within [${MIN_RELATIVE_ACCURACY}, ${MAX_RELATIVE_ACCURACY}], got ${alpha}`);
+      throw new RangeError(
+        `relativeAccuracy must be within [${MIN_RELATIVE_ACCURACY}, ${MAX_RELATIVE_ACCURACY}], got ${alpha}`,
+      );
     }
     if (!Number.isInteger(maxBins) || maxBins < MIN_MAX_BINS || maxBins > MAX_MAX_BINS) {
       throw new RangeError(`maxBins must be an integer within [${MIN_MAX_BINS}, ${MAX_MAX_BINS}], got ${maxBins}`);
@@ -372,7 +374,8 @@ export class QuantileSketch {
    * The same sketch state always gives the same bytes.
    */
   serialize(): Buffer {
-    const out = new ByteWriter(32 + 3 * (this.positive.hi - this.positive.lo + this.negative.hi - this.negative.lo + 2));
+    const span = this.positive.hi - this.positive.lo + this.negative.hi - this.negative.lo + 2;
+    const out = new ByteWriter(48 + 3 * span);
     out.u8(MAGIC);
     out.u8(VERSION);
     out.f64(this.relativeAccuracy);
@@ -395,7 +398,9 @@ export class QuantileSketch {
     const version = input.u8();
     if (version !== VERSION) input.fail(`unsupported version ${version}`);
     const alpha = input.f64();
-    if (!(alpha >= MIN_RELATIVE_ACCURACY && alpha <= MAX_RELATIVE_ACCURACY)) input.fail(`invalid relativeAccuracy ${alpha}`);
+    if (!(alpha >= MIN_RELATIVE_ACCURACY && alpha <= MAX_RELATIVE_ACCURACY)) {
+      input.fail(`invalid relativeAccuracy ${alpha}`);
+    }
     const maxBins = input.varint();
     if (maxBins < MIN_MAX_BINS || maxBins > MAX_MAX_BINS) input.fail(`invalid maxBins ${maxBins}`);
     const sketch = new QuantileSketch({ relativeAccuracy: alpha, maxBins });
