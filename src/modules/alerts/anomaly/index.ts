@@ -3,6 +3,8 @@ export * from './types.js';
 export * from './stats.js';
 export {
   scoreAnomaly,
+  scoreValues,
+  checkTolerance,
   zscoreEstimate,
   ewmaEstimate,
   madEstimate,

@@ -2,7 +2,7 @@
  * Anomaly scoring: given a trailing baseline series and the current value, how many "standard deviations"
  * the current value is from what the baseline leads one to expect. Pure functions (see ../README.md).
  */
-import { mad, mean, meanAbsoluteDeviation, median, stddev } from './stats.js';
+import { mean, medianInPlace, stddev } from './stats.js';
 import {
   ANOMALY_DEFAULTS,
   SEASON_PERIOD_MS,
@@ -35,9 +35,17 @@ export function zscoreEstimate(values: readonly number[]): Estimate {
  * that is mostly 0), the scale falls back to 1.2533·(mean absolute deviation from the median).
  */
 export function madEstimate(values: readonly number[]): Estimate {
-  const center = median(values);
-  const m = mad(values, center);
-  const scale = m > 0 ? MAD_TO_SIGMA * m : MEAN_AD_TO_SIGMA * meanAbsoluteDeviation(values, center);
+  // One scratch copy: the median reorders it, then it holds the absolute deviations.
+  const scratch = Float64Array.from(values);
+  const center = medianInPlace(scratch);
+  let sumAbs = 0;
+  for (let i = 0; i < scratch.length; i++) {
+    const d = Math.abs(values[i]! - center);
+    scratch[i] = d;
+    sumAbs += d;
+  }
+  const m = medianInPlace(scratch);
+  const scale = m > 0 ? MAD_TO_SIGMA * m : MEAN_AD_TO_SIGMA * (values.length > 0 ? sumAbs / values.length : NaN);
   return { expected: center, scale };
 }
 
@@ -104,7 +112,15 @@ export interface AnomalyScore {
 /** Baseline points at the same time of day/week as `at`, in earlier periods (k ≥ 1 periods back, ± tolerance). */
 export function seasonalNeighbours(baseline: readonly SeriesPoint[], at: number, seasonality: Seasonality, toleranceMs = SEASONAL_TOLERANCE_MS): SeriesPoint[] {
   if (seasonality === 'none') return baseline.slice();
+  checkTolerance(seasonality, toleranceMs);
   return baseline.filter((p) => isSeasonalNeighbour(p.t, at, SEASON_PERIOD_MS[seasonality], toleranceMs));
+}
+
+/** The slots of successive periods must not overlap: tolerance < period / 2. */
+export function checkTolerance(seasonality: Seasonality, toleranceMs: number): void {
+  if (seasonality !== 'none' && !(toleranceMs >= 0 && toleranceMs < SEASON_PERIOD_MS[seasonality] / 2)) {
+    throw new RangeError(`seasonalToleranceMs must be from 0 to less than half the ${seasonality} period`);
+  }
 }
 
 function isSeasonalNeighbour(t: number, at: number, period: number, toleranceMs: number): boolean {
@@ -115,6 +131,7 @@ function isSeasonalNeighbour(t: number, at: number, period: number, toleranceMs:
 
 /** The finite baseline values the model uses, in time order. */
 function baselineValues(baseline: readonly SeriesPoint[], at: number, seasonality: Seasonality, toleranceMs: number): number[] {
+  checkTolerance(seasonality, toleranceMs);
   const period = seasonality === 'none' ? 0 : SEASON_PERIOD_MS[seasonality];
   const values: number[] = [];
   let sorted = true;
@@ -136,11 +153,19 @@ function baselineValues(baseline: readonly SeriesPoint[], at: number, seasonalit
  * finite score for any real change, and exactly 0 for the same value.
  */
 export function scoreAnomaly(baseline: readonly SeriesPoint[], current: SeriesPoint, options: AnomalyScoreOptions = {}): AnomalyScore {
+  const values = baselineValues(baseline, current.t, options.seasonality ?? 'none', options.seasonalToleranceMs ?? SEASONAL_TOLERANCE_MS);
+  return scoreValues(values, current.v, options);
+}
+
+/**
+ * The same as scoreAnomaly for a baseline already reduced to its values: finite, in time order, seasonal
+ * selection done (options.seasonality is not applied here).
+ */
+export function scoreValues(values: readonly number[], value: number, options: AnomalyScoreOptions = {}): AnomalyScore {
   const model = options.model ?? ANOMALY_DEFAULTS.model;
   const threshold = options.threshold ?? ANOMALY_DEFAULTS.threshold;
   const direction = options.direction ?? ANOMALY_DEFAULTS.direction;
   const minPoints = options.minPoints ?? ANOMALY_DEFAULTS.minPoints;
-  const values = baselineValues(baseline, current.t, options.seasonality ?? 'none', options.seasonalToleranceMs ?? SEASONAL_TOLERANCE_MS);
   const points = values.length;
   if (points === 0) {
     return { score: 0, expected: NaN, lower: NaN, upper: NaN, scale: NaN, points, enoughData: false, anomalous: false };
@@ -152,7 +177,7 @@ export function scoreAnomaly(baseline: readonly SeriesPoint[], current: SeriesPo
     ANOMALY_DEFAULTS.relativeScaleFloor * Math.abs(estimate.expected),
     ANOMALY_DEFAULTS.absoluteScaleFloor,
   );
-  const score = Number.isFinite(current.v) ? (current.v - estimate.expected) / scale : NaN;
+  const score = Number.isFinite(value) ? (value - estimate.expected) / scale : NaN;
   const enoughData = points >= minPoints;
   const beyond = direction === 'up' ? score > threshold : direction === 'down' ? score < -threshold : Math.abs(score) > threshold;
   return {

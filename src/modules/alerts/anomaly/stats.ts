@@ -49,7 +49,7 @@ function selectInPlace(a: Float64Array, k: number): number {
 }
 
 /** Median of a scratch array, which it reorders. */
-function medianInPlace(a: Float64Array): number {
+export function medianInPlace(a: Float64Array): number {
   const n = a.length;
   if (n === 0) return NaN;
   const mid = n >> 1;
