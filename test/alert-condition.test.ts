@@ -4,6 +4,7 @@ import {
   compare,
   compileLabelPattern,
   compileMatchers,
+  labelTarget,
   conditionFamily,
   conditionKind,
   parseCondition,
@@ -186,6 +187,19 @@ describe('label matchers', () => {
     expect(test(labels({ host: 'web-1', env: 'dev' }))).toBe(false);
     expect(test(labels({ host: 'web-1', zone: 'eu' }))).toBe(false);
     expect(test(labels({ host: 'xweb-1' }))).toBe(false); // fully anchored
+  });
+
+  it('a label names a record field of the family when there is one, else a tag (metadata for activities)', () => {
+    expect(labelTarget('APPLICATION', 'app')).toEqual({ kind: 'field', field: 'appName' });
+    expect(labelTarget('SYSTEM', 'host')).toEqual({ kind: 'field', field: 'host' });
+    expect(labelTarget('SYSTEM', 'mount')).toEqual({ kind: 'tag', key: 'mount' });
+    expect(labelTarget('PERFORMANCE', 'endpoint')).toEqual({ kind: 'tag', key: 'endpoint' });
+    expect(labelTarget('PERFORMANCE', 'statusCode')).toEqual({ kind: 'field', field: 'statusCode' });
+    expect(labelTarget('PERFORMANCE', 'app')).toEqual({ kind: 'tag', key: 'app' });
+    expect(labelTarget('USER', 'sessionId')).toEqual({ kind: 'field', field: 'sessionId' });
+    expect(labelTarget('ACTIVITY', 'activityType')).toEqual({ kind: 'field', field: 'activityType' });
+    expect(labelTarget('ACTIVITY', 'plan')).toEqual({ kind: 'metadata', key: 'plan' });
+    expect(labelTarget('SYSTEM', 'constructor')).toEqual({ kind: 'tag', key: 'constructor' });
   });
 
   it('safe pattern subset: classes, groups, alternation, bounded repetition', () => {

@@ -155,7 +155,7 @@ export interface Figures {
 export function figures(d: Detection): Figures {
   return {
     recall: d.events > 0 ? d.detected / d.events : NaN,
-    precision: d.alerts > 0 ? d.trueAlerts / d.alerts : d.events > 0 ? 0 : NaN,
+    precision: d.alerts > 0 ? d.trueAlerts / d.alerts : NaN,
     fpRate: d.quietPoints > 0 ? d.falsePoints / d.quietPoints : NaN,
   };
 }

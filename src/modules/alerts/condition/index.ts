@@ -6,3 +6,4 @@ export { printCondition, printSeries, printSource, printDuration, printNumber, p
 export { conditionFamily, conditionKind, validateCondition, type ConditionIssue } from './semantics.js';
 export { compileLabelPattern, toAnchoredRegExpSource, PatternError, type LabelPattern } from './regex.js';
 export { compare, compileMatchers } from './evaluate.js';
+export { labelTarget, LABEL_FIELDS, type LabelTarget } from './labels.js';
