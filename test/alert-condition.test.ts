@@ -3,6 +3,7 @@ import {
   ConditionSyntaxError,
   compare,
   compileLabelPattern,
+  toAnchoredRegExpSource,
   compileMatchers,
   labelTarget,
   conditionFamily,
@@ -223,6 +224,36 @@ describe('label matchers', () => {
       ['.', '😀', true],
     ];
     for (const [pattern, value, expected] of cases) expect([pattern, value, compileLabelPattern(pattern).test(value)]).toEqual([pattern, value, expected]);
+  });
+
+  it('agrees with JavaScript’s RegExp on random patterns of the subset (seeded)', () => {
+    const rng = mulberry32(99);
+    const pick = <T>(list: readonly T[]): T => list[Math.floor(rng() * list.length)]!;
+    const atom = (depth: number): string => {
+      const r = rng();
+      if (r < 0.45 || depth > 2) return pick(['a', 'b', '.', '[ab]', '[^a]', '\\d', '\\.', '-', '1']);
+      if (r < 0.7) return `(${pattern(depth + 1)})`;
+      return `(?:${pattern(depth + 1)}|${pattern(depth + 1)})`;
+    };
+    const pattern = (depth: number): string =>
+      Array.from({ length: 1 + Math.floor(rng() * 3) }, () => atom(depth) + pick(['', '', '*', '+', '?', '{2}', '{0,2}', '{1,}'])).join('');
+    let matched = 0;
+    let tested = 0;
+    for (let i = 0; i < 400; i++) {
+      const source = pattern(0);
+      if (source.length > 80) continue;
+      tested++;
+      const mine = compileLabelPattern(source);
+      const native = new RegExp(toAnchoredRegExpSource(source), 's');
+      for (let j = 0; j < 15; j++) {
+        const value = Array.from({ length: Math.floor(rng() * 7) }, () => pick(['a', 'b', '1', '.', '-', 'x'])).join('');
+        const expected = native.test(value);
+        if (expected) matched++;
+        expect([source, value, mine.test(value)]).toEqual([source, value, expected]);
+      }
+    }
+    expect(tested).toBeGreaterThan(150);
+    expect(matched).toBeGreaterThan(300);
   });
 
   it('no catastrophic backtracking: nested quantifiers run in linear time', () => {

@@ -92,7 +92,7 @@ export class Lexer {
     const whole = text + suffix;
     const found = describeFound(whole);
     if (!(Object.hasOwn(DURATION_UNIT_SECONDS, suffix))) {
-      if (/^[a-z]/i.test(suffix) && /^(ms|us|µs|ns)$/.test(suffix)) {
+      if (/^(ms|us|ns)$/.test(suffix)) {
         this.fail(end, 'a duration unit (s, m, h, d)', found, `sub-second durations are not supported (found ${found}); the smallest unit is s`);
       }
       if (/^\d/.test(suffix) || suffix.startsWith('_')) this.fail(start, 'a number', found, `malformed number ${found}`);
