@@ -1,0 +1,150 @@
+/**
+ * The report as an e-mail (a nodemailer message), and a small SMTP mailer that other modules (the alerting
+ * module's EMAIL channel) can reuse.
+ *
+ * What the message holds:
+ * - `html`: the e-mail variant of the report ({@link renderHtml} with `variant: 'email'`): inline styles on
+ *   every element, table layout, 680 px wide and NO inline SVG. Gmail and Outlook drop inline SVG, and a
+ *   client that strips the element but keeps its text would show axis labels as loose words; so the body
+ *   carries every figure as a table instead (the hourly/daily request series included), readable everywhere.
+ * - `text`: a plain-text alternative with the same figures.
+ * - attachments: the CSV (`insights-report-<type>-<date>.csv`) and, unless `attachHtmlReport: false`, the
+ *   standalone HTML report with its charts (`insights-report-<type>-<date>.html`), which opens in any
+ *   browser and prints to PDF.
+ */
+import nodemailer, { type SendMailOptions } from 'nodemailer';
+
+import { renderCsv } from './csv.js';
+import { isoDate, oneLine, reportTitle, typeWord } from './format.js';
+import { renderHtml } from './html.js';
+import { enforceMaxSize } from './size.js';
+import { renderText } from './text.js';
+import type { ReportData } from './types.js';
+
+export type { SendMailOptions };
+
+export interface ComposeReportEmailOptions {
+  from: string;
+  to: string[];
+  cc?: string[];
+  /** Put before the standard subject, e.g. `[staging]`. */
+  subjectPrefix?: string;
+  /** Attach the standalone HTML report with charts (default true). */
+  attachHtmlReport?: boolean;
+  /** Ceiling for each rendered part (HTML body, text, each attachment), in bytes (default 10 MiB). */
+  maxArtifactBytes?: number;
+}
+
+export const DEFAULT_MAX_ARTIFACT_BYTES = 10 * 1024 * 1024;
+
+/** `insights-report-daily-2024-01-15.csv`: the type, and the first day of the period in its time zone. */
+export function reportFileName(data: ReportData, extension: 'csv' | 'html' | 'json'): string {
+  return `insights-report-${typeWord(data.type)}-${isoDate(data.periodStart, data.timeZone)}.${extension}`;
+}
+
+/** `[prefix] Insights daily report — 2024-01-15 (Europe/Paris)`. */
+export function reportSubject(data: ReportData, subjectPrefix?: string): string {
+  const prefix = subjectPrefix ? oneLine(subjectPrefix) : '';
+  return prefix ? `${prefix} ${reportTitle(data)}` : reportTitle(data);
+}
+
+export function composeReportEmail(data: ReportData, options: ComposeReportEmailOptions): SendMailOptions {
+  if (options.to.length === 0) throw new Error('composeReportEmail: at least one recipient is needed in `to`');
+  const max = options.maxArtifactBytes ?? DEFAULT_MAX_ARTIFACT_BYTES;
+  const attachHtml = options.attachHtmlReport ?? true;
+  const csvName = reportFileName(data, 'csv');
+  const htmlName = reportFileName(data, 'html');
+
+  const csv = enforceMaxSize('csv', renderCsv(data), max);
+  const attachments: NonNullable<SendMailOptions['attachments']> = [
+    { filename: csvName, content: csv, contentType: 'text/csv; charset=utf-8' },
+  ];
+  if (attachHtml) {
+    attachments.push({ filename: htmlName, content: enforceMaxSize('html', renderHtml(data), max), contentType: 'text/html; charset=utf-8' });
+  }
+  const note = attachHtml
+    ? `The full report with charts is attached as ${htmlName} (open it in a browser; it prints to PDF). The figures are also attached as ${csvName}.`
+    : `The figures are attached as ${csvName}.`;
+
+  const message: SendMailOptions = {
+    from: options.from,
+    to: options.to,
+    subject: reportSubject(data, options.subjectPrefix),
+    text: enforceMaxSize('text', renderText(data), max),
+    html: enforceMaxSize('email', renderHtml(data, { variant: 'email', attachmentNote: note }), max),
+    attachments,
+    headers: { 'X-Insights-Report-Id': oneLine(data.id) },
+  };
+  if (options.cc && options.cc.length > 0) message.cc = options.cc;
+  return message;
+}
+
+// ------------------------------------------------------------------------------------------------ mailer
+
+export interface SendResult {
+  messageId: string;
+  /** Recipient addresses the server accepted / rejected. */
+  accepted: string[];
+  rejected: string[];
+  /** The server's last answer, e.g. `250 OK: queued`. */
+  response: string;
+}
+
+export interface Mailer {
+  sendMail(message: SendMailOptions): Promise<SendResult>;
+  /** Connects and authenticates, to check the configuration; throws when the server cannot be used. */
+  verify(): Promise<void>;
+  close(): void;
+}
+
+export interface MailerOptions {
+  /** Milliseconds to wait for the connection, the greeting, and socket inactivity (default 10 s, 10 s, 30 s). */
+  connectionTimeoutMs?: number;
+  greetingTimeoutMs?: number;
+  socketTimeoutMs?: number;
+}
+
+function address(a: unknown): string {
+  if (typeof a === 'string') return a;
+  if (a && typeof a === 'object' && 'address' in a) return String((a as { address: unknown }).address);
+  return String(a);
+}
+
+/**
+ * An SMTP mailer from a connection URL: `smtp://[user:pass@]host[:port]` (STARTTLS when the server offers
+ * it) or `smtps://…` (TLS from the start). Query parameters are nodemailer's (e.g. `?requireTLS=true`).
+ */
+export function createMailer(smtpUrl: string, options: MailerOptions = {}): Mailer {
+  let url: URL;
+  try {
+    url = new URL(smtpUrl);
+  } catch {
+    throw new Error('createMailer: the SMTP URL is not a valid URL (expected smtp://host:port or smtps://host:port)');
+  }
+  if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') {
+    throw new Error(`createMailer: unsupported protocol ${url.protocol} (expected smtp: or smtps:)`);
+  }
+  const transport = nodemailer.createTransport({
+    url: smtpUrl,
+    connectionTimeout: options.connectionTimeoutMs ?? 10_000,
+    greetingTimeout: options.greetingTimeoutMs ?? 10_000,
+    socketTimeout: options.socketTimeoutMs ?? 30_000,
+  });
+  return {
+    async sendMail(message) {
+      const info = await transport.sendMail(message);
+      return {
+        messageId: info.messageId,
+        accepted: (info.accepted ?? []).map(address),
+        rejected: (info.rejected ?? []).map(address),
+        response: info.response,
+      };
+    },
+    async verify() {
+      await transport.verify();
+    },
+    close() {
+      transport.close();
+    },
+  };
+}
