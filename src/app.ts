@@ -154,6 +154,7 @@ export function buildApp(config: Config, options: AppOptions = {}): App {
             health: () => healthReport(shared.db, shared.bus),
             log,
             guard,
+            routes: composition.routes,
             limits: { bodyBytes: config.http.maxBodyBytes, ingestBodyBytes: config.http.maxIngestBodyBytes },
             isStopping: () => stopping !== undefined,
             inFlight,

@@ -5,7 +5,7 @@ import type { Config } from './core/config.js';
 import { openDatabase, type Database } from './core/db/database.js';
 import { migrate } from './core/db/migrate.js';
 import type { JobDefinition } from './core/jobs.js';
-import type { CoreServices, ModuleParts, ModuleServices, MonitoringCheck, Services } from './core/module.js';
+import type { CoreServices, HttpRoute, ModuleParts, ModuleServices, MonitoringCheck, Services } from './core/module.js';
 import { MODULES } from './modules/index.js';
 
 // The composition root: configuration → core services (database, pub/sub, live hub) → every module, in the
@@ -25,6 +25,8 @@ export interface Composition {
   services: Services;
   /** Every module's sections of check-monitoring. */
   checks: MonitoringCheck[];
+  /** Every module's HTTP routes. */
+  routes: HttpRoute[];
   jobs: JobDefinition[];
   /** Server mode: runs the modules' start hooks and subscribes the live hub. */
   start(): Promise<void>;
@@ -81,6 +83,7 @@ export async function compose(config: Config, options: CompositionOptions): Prom
     const composition: Composition = {
       services: all,
       checks: parts.flatMap(({ parts: contributed }) => contributed.checks ?? []),
+      routes: parts.flatMap(({ parts: contributed }) => contributed.routes ?? []),
       jobs,
       async start() {
         for (const { parts: contributed } of parts) await contributed.start?.();

@@ -1,4 +1,6 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import type { ApiKeyScope, Principal } from './auth.js';
 import type { LiveHub } from './bus/liveHub.js';
 import type { EventBus } from './bus/pubsub.js';
 import type { CliCommand } from './cli.js';
@@ -46,6 +48,31 @@ export interface MonitoringSection {
 
 export type MonitoringCheck = (services: Services, now: Date) => Promise<MonitoringSection>;
 
+/** What an HTTP route of a module gets besides the request: admission through the front door, and the body. */
+export interface HttpRouteContext {
+  requestId: string;
+  /**
+   * Lets the request in with a key holding `scope` (`Authorization: Bearer <key>`, or Basic with the key as
+   * password, which browsers send after their sign-in prompt). Resolves to the principal, or to null once a
+   * refusal (401 asking a browser to sign in, 403, 429) has been sent.
+   */
+  admit(scope: ApiKeyScope): Promise<Principal | null>;
+  /** The request body, refused with 413 (and null) past `limitBytes`. */
+  body(limitBytes: number): Promise<Buffer | null>;
+  /** Sends a GraphQL-shaped error response with the code's HTTP status (BAD_USER_INPUT, NOT_FOUND…). */
+  fail(code: 'BAD_USER_INPUT' | 'NOT_FOUND' | 'FORBIDDEN' | 'UNAVAILABLE' | 'PAYLOAD_TOO_LARGE', message: string, extensions?: Record<string, unknown>): void;
+}
+
+/** A route a module serves beside /graphql (downloads, exports, scrapes, foreign protocols). */
+export interface HttpRoute {
+  method: 'GET' | 'POST';
+  /** The path, or a pattern over it (without the query string). */
+  path: string | RegExp;
+  /** Long responses (streams) are not waited for by shutdown's in-flight drain when this is true. */
+  streaming?: boolean;
+  handle(req: IncomingMessage, res: ServerResponse, context: HttpRouteContext): Promise<void>;
+}
+
 /** What a module's setup hands back to the composition root. */
 export interface ModuleParts {
   /** Its services, added to the shared set (declare their types in ModuleServices). */
@@ -54,6 +81,8 @@ export interface ModuleParts {
   jobs?: JobDefinition[];
   /** Sections of `check-monitoring`. */
   checks?: MonitoringCheck[];
+  /** HTTP routes beside /graphql (server mode). */
+  routes?: HttpRoute[];
   /** Server mode: runs once the database is migrated and before the server listens (seed defaults, warm caches). */
   start?(): Promise<void> | void;
   /** Server mode: runs once the server listens (the scheduler arms its timers here, once all it writes through is up). */

@@ -4,9 +4,10 @@ import { Readable } from 'node:stream';
 import type { GraphQLError } from 'graphql';
 import type { YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
-import { hasScope } from '../core/auth.js';
+import { hasScope, type ApiKeyScope } from '../core/auth.js';
 import { codedError, ERROR_CODES, type ErrorCode } from '../core/errors.js';
 import type { HealthReport } from '../core/health.js';
+import type { HttpRoute, HttpRouteContext } from '../core/module.js';
 import { BodyTooLargeError, readBody } from './body.js';
 import type { FrontDoor } from './frontDoor.js';
 import type { LiveSessionGuard } from './liveSessionGuard.js';
@@ -15,8 +16,6 @@ import type { ServerContext } from './serverContext.js';
 // The transport knows GraphQL only through yoga; the schema's context type is none of its business.
 /* eslint-disable @typescript-eslint/no-explicit-any */
 
-/** A route served before GraphQL (report downloads, exports): answers true when it handled the request. */
-export type Route = (req: IncomingMessage, res: ServerResponse, context: { frontDoor: FrontDoor; requestId: string }) => Promise<boolean> | boolean;
 
 export interface HandlerOptions {
   yoga: YogaServerInstance<ServerContext, any>;
@@ -24,8 +23,8 @@ export interface HandlerOptions {
   health: () => Promise<HealthReport>;
   log: Logger;
   guard: LiveSessionGuard;
-  /** Routes of modules, tried in order before /graphql. */
-  routes?: readonly Route[];
+  /** Routes of modules, beside /graphql. */
+  routes?: readonly HttpRoute[];
   limits: { bodyBytes: number; ingestBodyBytes: number };
   /** True once shutdown has begun: new requests are turned away with 503. */
   isStopping: () => boolean;
@@ -121,14 +120,42 @@ export function createRequestHandler(options: HandlerOptions) {
     await yoga(req, res, { req, res, principal: principal ?? undefined, requestId });
   };
 
-  const serve = async (req: IncomingMessage, res: ServerResponse, requestId: string, path: string) => {
-    if (path !== '/graphql') {
-      for (const route of options.routes ?? []) {
-        if (await route(req, res, { frontDoor, requestId })) return;
+  /** Admission for module routes: the same front door, with a sign-in prompt for browsers. */
+  const routeContext = (req: IncomingMessage, res: ServerResponse, requestId: string): HttpRouteContext => ({
+    requestId,
+    admit: async (scope: ApiKeyScope) => {
+      const admission = await frontDoor.admit(req.headers.authorization);
+      if (!admission.admitted) {
+        const prompt: Record<string, string> =
+          admission.error.extensions.code === 'UNAUTHENTICATED'
+            ? { 'www-authenticate': `Basic realm="Insights (password: an API key with ${scope})", charset="UTF-8"` }
+            : {};
+        refuse(req, res, admission.error, prompt);
+        return null;
       }
-    }
-    await serveGraphQL(req, res, requestId);
-  };
+      if (!hasScope(admission.principal, scope)) {
+        refuse(req, res, codedError('FORBIDDEN', `Forbidden: this needs the ${scope} scope, which this API key does not have`, { missingScopes: [scope] }));
+        return null;
+      }
+      return admission.principal;
+    },
+    body: async (limitBytes: number) => {
+      try {
+        return await readBody(req, limitBytes);
+      } catch (error) {
+        if (!(error instanceof BodyTooLargeError)) throw error;
+        req.resume();
+        refuseWith(req, res, 'PAYLOAD_TOO_LARGE', `Request body exceeds the limit of ${limitBytes} bytes`, { connection: 'close' });
+        return null;
+      }
+    },
+    fail: (code, message, extensions = {}) => refuse(req, res, codedError(code, message, extensions)),
+  });
+
+  const routeFor = (req: IncomingMessage, path: string) =>
+    (options.routes ?? []).find(
+      (route) => (route.method === req.method || (route.method === 'GET' && req.method === 'HEAD')) && (typeof route.path === 'string' ? route.path === path : route.path.test(path)),
+    );
 
   return (req: IncomingMessage, res: ServerResponse) => {
     const incomingId = req.headers['x-request-id'];
@@ -143,11 +170,13 @@ export function createRequestHandler(options: HandlerOptions) {
       refuseWith(req, res, 'UNAVAILABLE', 'The service is shutting down; retry on another instance', { connection: 'close', 'retry-after': '1' });
       return;
     }
-    if (!streaming(req)) {
+    const route = path === '/graphql' ? undefined : routeFor(req, path ?? '/');
+    if (!streaming(req) && !route?.streaming) {
       inFlight.add(res);
       res.once('close', () => inFlight.delete(res));
     }
-    serve(req, res, requestId, path ?? '/').catch((error: unknown) => {
+    const served = route ? route.handle(req, res, routeContext(req, res, requestId)) : serveGraphQL(req, res, requestId);
+    served.catch((error: unknown) => {
       options.log.error({ err: error, requestId }, 'request failed before GraphQL execution');
       if (!res.headersSent) refuseWith(req, res, 'UNAVAILABLE', 'The service could not handle this request; retry shortly', { 'retry-after': '1' });
       else res.destroy();

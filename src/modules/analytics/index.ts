@@ -2,6 +2,7 @@ import { defineConfigSection, optionalVar, scheduleFromEnv } from '../../core/co
 import { defineModule } from '../../core/module.js';
 import { parseSchedule } from '../../core/schedule.js';
 import { aggregateApplicationMetricsJob } from './jobs/aggregateApplicationMetrics.js';
+import { AnalyticsService } from './service.js';
 import './schema.js';
 
 // Reads over the records: statistics, trends, and the application rollup job.
@@ -17,6 +18,13 @@ declare module '../../core/config.js' {
   }
 }
 
+declare module '../../core/module.js' {
+  interface ModuleServices {
+    /** Aggregates over the records for dashboards, reports and alert rules (see model.ts). */
+    analytics: AnalyticsService;
+  }
+}
+
 export const analyticsModule = defineModule({
   name: 'analytics',
   config: defineConfigSection({
@@ -26,6 +34,7 @@ export const analyticsModule = defineModule({
   }),
   setup({ services }) {
     return {
+      services: { analytics: new AnalyticsService(services.db, services.log) },
       jobs: [
         aggregateApplicationMetricsJob({
           schedule: parseSchedule(services.config.analytics.aggregateSchedule),
@@ -38,3 +47,6 @@ export const analyticsModule = defineModule({
     };
   },
 });
+
+export type { AggregateQuery, AggregateResult, AggregateRow, Measure, MeasureFunction, Interval, ReadPath } from './model.js';
+export { aggregateQueryIssues, MAX_AGGREGATE_ROWS } from './service.js';

@@ -1,0 +1,140 @@
+import type { Logger } from 'pino';
+import type { Database } from '../../core/db/database.js';
+import { InputValidationError, isKnownTimeZone, issue, type InputIssue } from '../../core/input.js';
+import { FAMILIES } from '../../core/records.js';
+import { familyDimensions, TAG_KEY } from './dimensions.js';
+import {
+  INTERVALS,
+  MEASURE_FUNCTIONS,
+  measureKey,
+  type AggregateQuery,
+  type AggregateResult,
+  type AggregateRow,
+  type Measure,
+} from './model.js';
+import { roundAggregate } from './precision.js';
+import { aggregateRaw } from './queries/aggregateRaw.js';
+
+/** Most rows one read returns (the newest buckets when a range holds more). */
+export const MAX_AGGREGATE_ROWS = 10_000;
+
+/**
+ * Which measures make sense on which family. Metrics aggregate `value` (performance metrics also
+ * `responseTimeMs`, and their error rate); activities are counted, per second, and by distinct user.
+ */
+function measureProblem(family: AggregateQuery['family'], measure: Measure): string | null {
+  if (!(MEASURE_FUNCTIONS as readonly string[]).includes(measure.fn)) return `must be one of ${MEASURE_FUNCTIONS.join(', ')}`;
+  const field = measure.field ?? 'value';
+  if (field !== 'value' && field !== 'responseTimeMs') return 'field must be value or responseTimeMs';
+  if (field === 'responseTimeMs' && family !== 'performanceMetrics') return 'responseTimeMs exists on performance metrics only';
+  if (family === 'activities') {
+    return ['count', 'rate', 'uniqueUsers'].includes(measure.fn) ? null : 'activities can be measured by count, rate or uniqueUsers only';
+  }
+  if (measure.fn === 'errorRate' && family !== 'performanceMetrics') return 'errorRate needs statusCode: performance metrics only';
+  if (measure.fn === 'uniqueUsers' && family !== 'userMetrics') return 'uniqueUsers needs userId: activities or user metrics only';
+  return null;
+}
+
+/** Every problem with a query, named under `prefix` (the caller's argument: `query`, `widgets[2].query`). */
+export function aggregateQueryIssues(query: AggregateQuery, prefix: string): InputIssue[] {
+  const issues: InputIssue[] = [];
+  const at = (path: string, message: string) => issues.push(issue(`${prefix}.${path}`, message));
+  if (!(FAMILIES as readonly string[]).includes(query.family)) at('family', `must be one of ${FAMILIES.join(', ')}`);
+  if (!(query.from instanceof Date) || Number.isNaN(query.from.getTime())) at('from', 'must be a date-time');
+  if (!(query.to instanceof Date) || Number.isNaN(query.to.getTime())) at('to', 'must be a date-time');
+  else if (query.from.getTime() >= query.to.getTime()) at('from', 'must be before to');
+  if (query.interval && !(query.interval in INTERVALS)) at('interval', `must be one of ${Object.keys(INTERVALS).join(', ')}`);
+  if (query.timeZone !== undefined && !isKnownTimeZone(query.timeZone)) at('timeZone', 'must be an IANA time zone such as UTC or Europe/Paris');
+  if (query.measures.length === 0) at('measures', 'must hold at least one measure');
+  if (query.measures.length > 20) at('measures', 'must hold at most 20 measures');
+  const keys = new Set<string>();
+  query.measures.forEach((measure, index) => {
+    const problem = (FAMILIES as readonly string[]).includes(query.family) ? measureProblem(query.family, measure) : null;
+    if (problem) at(`measures[${index}]`, problem);
+    const key = measureKey(measure);
+    if (keys.has(key)) at(`measures[${index}]`, `repeats ${key}`);
+    keys.add(key);
+  });
+  const dimensions = (FAMILIES as readonly string[]).includes(query.family) ? familyDimensions(query.family) : [];
+  (query.groupBy ?? []).forEach((dimension, index) => {
+    if (!TAG_KEY.test(dimension)) at(`groupBy[${index}]`, 'must be 1-100 characters of [A-Za-z0-9_.:/-]');
+    else if (query.family === 'activities' && !dimensions.includes(dimension)) {
+      at(`groupBy[${index}]`, `activities can be grouped by ${dimensions.join(', ')}`);
+    }
+  });
+  if ((query.groupBy ?? []).length > 5) at('groupBy', 'must name at most 5 dimensions');
+  if (query.top) {
+    if (!keys.has(query.top.measure)) at('top.measure', `must be the key of one of the measures (${[...keys].join(', ')})`);
+    if (!Number.isInteger(query.top.limit) || query.top.limit < 1 || query.top.limit > 1000) at('top.limit', 'must be between 1 and 1000');
+  }
+  return issues;
+}
+
+/**
+ * Reads over the records for dashboards, reports and alert rules: aggregates per time bucket and group.
+ * Values are rounded to 10 significant digits (precision.ts); rates are per second of their bucket (the
+ * whole range with no interval).
+ */
+export class AnalyticsService {
+  constructor(
+    private readonly db: Database,
+    private readonly log: Logger,
+  ) {}
+
+  async aggregate(query: AggregateQuery): Promise<AggregateResult> {
+    const issues = aggregateQueryIssues(query, 'query');
+    if (issues.length > 0) throw new InputValidationError(issues);
+    const started = performance.now();
+    const rows = await aggregateRaw(this.db, query, MAX_AGGREGATE_ROWS);
+    const result: AggregateResult = { rows: this.finish(query, rows), path: 'raw', cached: false };
+    this.log.debug({ family: query.family, path: result.path, rows: result.rows.length, ms: Math.round(performance.now() - started) }, 'analytics read');
+    return result;
+  }
+
+  /** Rates per second, rounding, and the top groups. */
+  private finish(query: AggregateQuery, rows: AggregateRow[]): AggregateRow[] {
+    const width = query.interval ? INTERVALS[query.interval] : query.to.getTime() - query.from.getTime();
+    for (const row of rows) {
+      for (const measure of query.measures) {
+        const key = measureKey(measure);
+        let value = row.values[key] ?? null;
+        if (measure.fn === 'rate' && value !== null) value = value / (bucketSeconds(query, row.bucketStart, width) || Number.NaN);
+        if (value !== null && !Number.isFinite(value)) value = null;
+        row.values[key] = measure.fn === 'count' || measure.fn === 'uniqueUsers' ? value : roundAggregate(value);
+      }
+    }
+    return query.top ? topGroups(rows, query.top, query.groupBy ?? []) : rows;
+  }
+}
+
+/** Seconds a bucket covers within the query's range (the first and last buckets may be cut by it). */
+function bucketSeconds(query: AggregateQuery, bucketStart: Date, width: number): number {
+  const start = Math.max(bucketStart.getTime(), query.from.getTime());
+  const end = Math.min(query.interval ? bucketStart.getTime() + width : query.to.getTime(), query.to.getTime());
+  return Math.max(0, end - start) / 1000;
+}
+
+/**
+ * Keeps the rows of the `limit` groups ranked first by one measure: its value summed over the buckets for counts
+ * and sums, its largest for the others (with no interval there is one bucket, so it is the value itself).
+ */
+function topGroups(rows: AggregateRow[], top: NonNullable<AggregateQuery['top']>, groupBy: string[]): AggregateRow[] {
+  const groupKey = (row: AggregateRow) => JSON.stringify(groupBy.map((dimension) => row.groups[dimension] ?? null));
+  const scores = new Map<string, number>();
+  const additive = /^(count|sum|uniqueUsers)/.test(top.measure);
+  for (const row of rows) {
+    const value = row.values[top.measure];
+    if (value === null || value === undefined) continue;
+    const key = groupKey(row);
+    const previous = scores.get(key);
+    scores.set(key, previous === undefined ? value : additive ? previous + value : Math.max(previous, value));
+  }
+  const direction = top.direction === 'asc' ? 1 : -1;
+  const kept = new Set(
+    [...scores.entries()]
+      .sort((a, b) => direction * (a[1] - b[1]) || a[0].localeCompare(b[0]))
+      .slice(0, top.limit)
+      .map(([key]) => key),
+  );
+  return rows.filter((row) => kept.has(groupKey(row)));
+}
