@@ -12,6 +12,7 @@ export const MEASURE_FUNCTIONS = [
   'min',
   'max',
   'last',
+  'lastTimestamp',
   'p50',
   'p90',
   'p95',
@@ -21,6 +22,8 @@ export const MEASURE_FUNCTIONS = [
   'uniqueUsers',
 ] as const;
 export type MeasureFunction = (typeof MEASURE_FUNCTIONS)[number];
+
+// lastTimestamp: the timestamp (epoch milliseconds) of the record `last` reads.
 
 /** Numeric fields a measure may read: `value` of metrics, `responseTimeMs` of performance metrics. */
 export type MeasureField = 'value' | 'responseTimeMs';

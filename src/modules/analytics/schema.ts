@@ -2,13 +2,12 @@ import { invalidInput, isKnownTimeZone } from '../../core/input.js';
 import { builder } from '../../schema/builder.js';
 import { parseFilter } from '../records/filters.js';
 import { FilterInputs } from '../records/schema.js';
-import { roundAggregate } from './precision.js';
-import { applicationMetricStats } from './queries/applicationMetricStats.js';
-import { performanceTrends, TREND_INTERVALS } from './queries/performanceTrends.js';
-import { userActivityStats } from './queries/userActivityStats.js';
+import { TAG_KEY } from './dimensions.js';
+import { INTERVALS } from './model.js';
+import { applicationMetricStats, performanceTrends, userActivityStats } from './reads.js';
+import { MAX_AGGREGATE_ROWS } from './service.js';
 
-const MAX_TREND_POINTS = 10_000;
-const TAG_KEY = /^[A-Za-z0-9_.:/-]{1,100}$/;
+const MAX_TREND_POINTS = MAX_AGGREGATE_ROWS;
 
 export const KeyCount = builder.simpleObject('KeyCount', {
   description: 'A key (an activity type, a user id, a day) and how many records have it.',
@@ -50,7 +49,7 @@ const TrendInterval = builder.enumType('TrendInterval', {
     MINUTE: { description: 'One bucket per minute.' },
     HOUR: { description: 'One bucket per hour.' },
     DAY: { description: 'One bucket per UTC day.' },
-  } satisfies Record<keyof typeof TREND_INTERVALS, { description: string }>,
+  } satisfies Record<keyof typeof INTERVALS, { description: string }>,
 });
 
 const PerformanceTrendPoint = builder.simpleObject('PerformanceTrendPoint', {
@@ -81,19 +80,14 @@ builder.queryFields((t) => ({
       const timeZone = args.timeZone ?? 'UTC';
       if (top < 1 || top > 1000) throw invalidInput('top', 'must be between 1 and 1000');
       if (!isKnownTimeZone(timeZone)) throw invalidInput('timeZone', 'must be an IANA time zone such as UTC or Europe/Paris');
-      return userActivityStats(ctx.db, parseFilter(args.filter), { top, timeZone });
+      return userActivityStats(ctx.analytics, ctx.db, parseFilter(args.filter), { top, timeZone });
     },
   }),
   applicationMetricStats: t.field({
     type: [ApplicationMetricStat],
     description: 'count, sum, avg, min, max and last value per application and metric name, ordered by application then name.',
     args: { filter: t.arg({ type: FilterInputs.applicationMetrics, description: 'Which records to aggregate; all when absent.' }) },
-    resolve: async (_root, args, ctx) =>
-      (await applicationMetricStats(ctx.db, parseFilter(args.filter))).map((stat) => ({
-        ...stat,
-        sum: roundAggregate(stat.sum),
-        avg: roundAggregate(stat.avg),
-      })),
+    resolve: (_root, args, ctx) => applicationMetricStats(ctx.analytics, ctx.db, parseFilter(args.filter)),
   }),
   performanceTrends: t.field({
     type: [PerformanceTrendPoint],
@@ -108,15 +102,7 @@ builder.queryFields((t) => ({
     resolve: async (_root, args, ctx) => {
       const groupByTag = args.groupByTag ?? null;
       if (groupByTag !== null && !TAG_KEY.test(groupByTag)) throw invalidInput('groupByTag', 'must be 1-100 characters of [A-Za-z0-9_.:/-]');
-      const points = await performanceTrends(ctx.db, parseFilter(args.filter), { interval: args.interval, groupByTag, maxPoints: MAX_TREND_POINTS });
-      return points.map((point) => ({
-        ...point,
-        avg: roundAggregate(point.avg),
-        p50: roundAggregate(point.p50),
-        p95: roundAggregate(point.p95),
-        p99: roundAggregate(point.p99),
-        errorRate: roundAggregate(point.errorRate),
-      }));
+      return performanceTrends(ctx.analytics, ctx.db, parseFilter(args.filter), { interval: args.interval, groupByTag });
     },
   }),
 }));

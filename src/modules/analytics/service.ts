@@ -14,6 +14,8 @@ import {
 } from './model.js';
 import { roundAggregate } from './precision.js';
 import { aggregateRaw } from './queries/aggregateRaw.js';
+import type { ResultCache } from './rollups/cache.js';
+import type { RollupReader } from './rollups/reader.js';
 
 /** Most rows one read returns (the newest buckets when a range holds more). */
 export const MAX_AGGREGATE_ROWS = 10_000;
@@ -29,6 +31,7 @@ function measureProblem(family: AggregateQuery['family'], measure: Measure): str
   if (field === 'responseTimeMs' && family !== 'performanceMetrics') return 'responseTimeMs exists on performance metrics only';
   if (family === 'activities') {
     return ['count', 'rate', 'uniqueUsers'].includes(measure.fn) ? null : 'activities can be measured by count, rate or uniqueUsers only';
+  if (measure.fn === 'lastTimestamp' && measure.field && measure.field !== 'value') return 'lastTimestamp reads the newest record; it takes no field';
   }
   if (measure.fn === 'errorRate' && family !== 'performanceMetrics') return 'errorRate needs statusCode: performance metrics only';
   if (measure.fn === 'uniqueUsers' && family !== 'userMetrics') return 'uniqueUsers needs userId: activities or user metrics only';
@@ -79,20 +82,40 @@ export class AnalyticsService {
   constructor(
     private readonly db: Database,
     private readonly log: Logger,
+    private readonly reader: RollupReader,
+    readonly cache: ResultCache,
   ) {}
 
-  async aggregate(query: AggregateQuery): Promise<AggregateResult> {
+  /**
+   * One aggregate read: from the cache, else from the rollups (with raw rows for what they do not cover yet),
+   * else, when the rollups cannot serve it, one GROUP BY over raw rows. Which one served it is in `path`
+   * and `cached`, and in a debug log line.
+   */
+  async aggregate(query: AggregateQuery, options: { cache?: boolean; rollups?: boolean } = {}): Promise<AggregateResult> {
     const issues = aggregateQueryIssues(query, 'query');
     if (issues.length > 0) throw new InputValidationError(issues);
     const started = performance.now();
-    const rows = await aggregateRaw(this.db, query, MAX_AGGREGATE_ROWS);
-    const result: AggregateResult = { rows: this.finish(query, rows), path: 'raw', cached: false };
-    this.log.debug({ family: query.family, path: result.path, rows: result.rows.length, ms: Math.round(performance.now() - started) }, 'analytics read');
+    const useCache = options.cache !== false && options.rollups !== false;
+    const cached = useCache ? await this.cache.get(query) : null;
+    let result: AggregateResult;
+    if (cached) {
+      result = { ...cached, cached: true };
+    } else {
+      const rolled = options.rollups === false ? null : await this.reader.read(query);
+      const rows = rolled ? rolled.rows : await aggregateRaw(this.db, query, MAX_AGGREGATE_ROWS);
+      result = { rows: this.finish(query, rows), path: rolled ? (rolled.mixed ? 'mixed' : 'rollup') : 'raw', cached: false };
+      if (useCache) await this.cache.set(query, { rows: result.rows, path: result.path });
+    }
+    this.log.debug(
+      { family: query.family, interval: query.interval ?? null, path: result.path, cached: result.cached, rows: result.rows.length, ms: Math.round(performance.now() - started) },
+      'analytics read',
+    );
     return result;
   }
 
-  /** Rates per second, rounding, and the top groups. */
-  private finish(query: AggregateQuery, rows: AggregateRow[]): AggregateRow[] {
+  /** Rates per second, rounding, one order for every path (bucket, then groups), the newest rows, and the top groups. */
+  private finish(query: AggregateQuery, unordered: AggregateRow[]): AggregateRow[] {
+    const rows = sortRows(unordered, query.groupBy ?? []).slice(-MAX_AGGREGATE_ROWS);
     const width = query.interval ? INTERVALS[query.interval] : query.to.getTime() - query.from.getTime();
     for (const row of rows) {
       for (const measure of query.measures) {
@@ -100,11 +123,26 @@ export class AnalyticsService {
         let value = row.values[key] ?? null;
         if (measure.fn === 'rate' && value !== null) value = value / (bucketSeconds(query, row.bucketStart, width) || Number.NaN);
         if (value !== null && !Number.isFinite(value)) value = null;
-        row.values[key] = measure.fn === 'count' || measure.fn === 'uniqueUsers' ? value : roundAggregate(value);
+        row.values[key] = measure.fn === 'count' || measure.fn === 'uniqueUsers' || measure.fn === 'lastTimestamp' ? value : roundAggregate(value);
       }
     }
     return query.top ? topGroups(rows, query.top, query.groupBy ?? []) : rows;
   }
+}
+
+const compareText = (a: string | null, b: string | null) => (a === b ? 0 : a === null ? 1 : b === null ? -1 : a < b ? -1 : 1);
+
+/** By bucket, then by each group value (in code-point order, nulls last). */
+function sortRows(rows: AggregateRow[], groupBy: string[]): AggregateRow[] {
+  return rows.sort((a, b) => {
+    const time = a.bucketStart.getTime() - b.bucketStart.getTime();
+    if (time !== 0) return time;
+    for (const dimension of groupBy) {
+      const order = compareText(a.groups[dimension] ?? null, b.groups[dimension] ?? null);
+      if (order !== 0) return order;
+    }
+    return 0;
+  });
 }
 
 /** Seconds a bucket covers within the query's range (the first and last buckets may be cut by it). */

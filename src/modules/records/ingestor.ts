@@ -31,6 +31,7 @@ const emptyStored = (): StoredByFamily => Object.fromEntries(FAMILIES.map((famil
  */
 export class Ingestor {
   private readonly hooks: WriteHook[] = [];
+  private readonly committed: ((stored: StoredByFamily) => void)[] = [];
 
   constructor(
     private readonly db: Database,
@@ -41,6 +42,14 @@ export class Ingestor {
   /** Adds a write to every ingest transaction (a module's bookkeeping that must commit with the records). */
   onWrite(hook: WriteHook): void {
     this.hooks.push(hook);
+  }
+
+  /**
+   * Runs after each commit, before the answer and before the live event: this instance's caches learn of a write
+   * before its caller can read again (other instances learn of it from the live event).
+   */
+  onCommitted(listener: (stored: StoredByFamily) => void): void {
+    this.committed.push(listener);
   }
 
   async ingest(request: IngestRequest): Promise<IngestResult> {
@@ -79,6 +88,7 @@ export class Ingestor {
 
   /** Not awaited: the write is committed, and a slow or absent Redis must not hold its answer up. */
   private publish(stored: StoredByFamily): void {
+    for (const listener of this.committed) listener(stored);
     for (const family of FAMILIES) {
       const records = stored[family];
       if (records.length === 0) continue;

@@ -28,6 +28,8 @@ function measureSql(query: AggregateQuery, measure: Measure): Sql {
       return sql`max(${column})`;
     case 'last':
       return sql`(array_agg(${column} ORDER BY "timestamp" DESC, id DESC))[1]`;
+    case 'lastTimestamp':
+      return sql`(array_agg((extract(epoch FROM "timestamp") * 1000)::float8 ORDER BY "timestamp" DESC, id DESC))[1]`;
     case 'rate':
       // Per second of the bucket, divided once the bucket's length is known.
       return query.family === 'activities' ? sql`count(*)::float8` : sql`sum(${column})`;

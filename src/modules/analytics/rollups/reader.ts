@@ -1,0 +1,291 @@
+import { join, sql, type Queryable, type Sql } from '../../../core/db/sql.js';
+import type { MetricFamily } from '../../../core/records.js';
+import { Prisma } from '../../../generated/prisma/client.js';
+import type { RecordFilter } from '../../records/filters.js';
+import { sqlConditions } from '../../records/filters.js';
+import { INTERVALS, measureKey, type AggregateQuery, type AggregateRow } from '../model.js';
+import { Partial } from './partial.js';
+import { planRange, rawDuration, zonedDayStarts, zoneOffsetMinutes, type Plan } from './planner.js';
+import { METRIC_ROLLUP_COLUMNS, partialOfActivityRow, partialOfMetricRow, type StoredActivityRollup, type StoredMetricRollup } from './rows.js';
+import { FULL_SLICE, TOTAL_SLICE, isMetricFamily, type Resolution } from './shape.js';
+import { addActivityRecord, addMetricRecord, readActivityRecords, readMetricRecords, type Range } from './source.js';
+
+// Serving an aggregate read from the rollups: plan the range (planner.ts), read the rollup rows of each
+// resolution and the raw rows of what they do not cover, and merge everything per target bucket and group.
+// Answers null when the read cannot be served from rollups (a filter or grouping outside the rollup tags, or
+// too much not yet rolled up): the caller then runs it on raw rows.
+
+/** Beyond this much raw time (pending minutes, edges), one raw GROUP BY is cheaper than merging raw rows here. */
+const MAX_RAW_MS = 2 * 3_600_000;
+
+export interface RollupRead {
+  rows: AggregateRow[];
+  /** Whether raw rows filled part of it. */
+  mixed: boolean;
+}
+
+interface Group {
+  bucket: number;
+  groups: Record<string, string | null>;
+  partial: Partial;
+}
+
+/** Maps a time to its target bucket start. */
+type Bucketer = (time: number) => number;
+
+function bucketer(query: AggregateQuery): Bucketer {
+  const from = query.from.getTime();
+  if (!query.interval) return () => from;
+  if (query.interval !== 'DAY' || (query.timeZone ?? 'UTC') === 'UTC') {
+    const width = INTERVALS[query.interval];
+    return (time) => Math.floor(time / width) * width;
+  }
+  const starts = zonedDayStarts(from, query.to.getTime(), query.timeZone as string);
+  return (time) => {
+    let low = 0;
+    let high = starts.length - 1;
+    while (low < high) {
+      const middle = (low + high + 1) >> 1;
+      if ((starts[middle] as number) <= time) low = middle;
+      else high = middle - 1;
+    }
+    return starts[low] as number;
+  };
+}
+
+/** Resolutions able to make the query's buckets, coarsest first. */
+function resolutionsFor(query: AggregateQuery): Resolution[] {
+  switch (query.interval ?? null) {
+    case 'MINUTE':
+      return ['1m'];
+    case 'HOUR':
+      return ['1h', '1m'];
+    case 'DAY': {
+      const zone = query.timeZone ?? 'UTC';
+      if (zone === 'UTC') return ['1d', '1h', '1m'];
+      // Hour rollups make local days when the zone's offset is a whole number of hours over the range.
+      const whole = [query.from.getTime(), query.to.getTime()].every((at) => zoneOffsetMinutes(zone, at) % 60 === 0);
+      return whole ? ['1h', '1m'] : ['1m'];
+    }
+    default:
+      return ['1d', '1h', '1m'];
+  }
+}
+
+const rangesSql = (ranges: readonly Range[], column = 'bucket') =>
+  join(
+    ranges.map(([start, end]) => sql`(${Prisma.raw(column)} >= ${new Date(start)} AND ${Prisma.raw(column)} < ${new Date(end)})`),
+    ' OR ',
+  );
+
+export class RollupReader {
+  constructor(
+    private readonly db: Queryable,
+    /** INSIGHTS_ROLLUP_TAGS. */
+    private readonly tags: readonly string[],
+  ) {}
+
+  async read(query: AggregateQuery): Promise<RollupRead | null> {
+    return isMetricFamily(query.family) ? this.readMetrics(query, query.family) : this.readActivities(query);
+  }
+
+  /** Minutes of the range with writes not yet folded into the rollups. */
+  private async pendingMinutes(family: string, from: number, to: number): Promise<Set<number>> {
+    const rows = await this.db.query<{ bucket: number }>(sql`/* rollups.pendingMinutes */
+      SELECT DISTINCT (extract(epoch FROM bucket) * 1000)::float8 AS bucket FROM rollup_invalidations
+      WHERE family = ${family} AND bucket >= ${new Date(Math.floor(from / 60_000) * 60_000)} AND bucket < ${new Date(to)}`);
+    return new Set(rows.map((row) => row.bucket));
+  }
+
+  private async plan(query: AggregateQuery, resolutions: Resolution[]): Promise<Plan | null> {
+    const from = query.from.getTime();
+    const to = query.to.getTime();
+    const dirty = await this.pendingMinutes(query.family, from, to);
+    const plan = planRange(from, to, resolutions, dirty);
+    // Nothing rolled up in the range (fresh data, or a short range): one exact GROUP BY over raw rows is better.
+    if (Object.values(plan.rollups).every((ranges) => ranges.length === 0)) return null;
+    return rawDuration(plan) > MAX_RAW_MS ? null : plan;
+  }
+
+  // ---- metrics ----------------------------------------------------------------------------------------------------
+
+  private async readMetrics(query: AggregateQuery, family: MetricFamily): Promise<RollupRead | null> {
+    const filter: RecordFilter = query.filter ?? {};
+    // Fields the rollups do not key: such reads go to raw rows.
+    if (filter.statusCode != null || filter.userId != null || filter.sessionId != null) return null;
+    const tagFilter: Record<string, string> = {};
+    for (const [key, value] of Object.entries(filter.tags ?? {})) tagFilter[key] = String(value);
+    if (filter.host != null) {
+      if (family !== 'systemMetrics') return null;
+      if (tagFilter.host !== undefined && tagFilter.host !== filter.host) return { rows: [], mixed: false };
+      tagFilter.host = filter.host;
+    }
+    const groupBy = query.groupBy ?? [];
+    const groupTags = groupBy.filter((dimension) => dimension !== 'metricName' && !(dimension === 'appName' && family === 'applicationMetrics'));
+    const keys = new Set([...Object.keys(tagFilter), ...groupTags]);
+    if ([...keys].some((key) => !this.tags.includes(key))) return null;
+    const slice = keys.size === 0 ? TOTAL_SLICE : keys.size === 1 ? ([...keys][0] as string) : FULL_SLICE;
+    const plan = await this.plan(query, resolutionsFor(query));
+    if (!plan) return null;
+    const names = [...(filter.metricName ? [filter.metricName] : []), ...(filter.metricNames ?? [])];
+    const conditions: Sql[] = [sql`family = ${family}`, sql`slice = ${slice}`];
+    if (names.length > 0) conditions.push(sql`metric_name = ANY(${names}::text[])`);
+    if (filter.appName != null) conditions.push(sql`app_name = ${filter.appName}`);
+    if (Object.keys(tagFilter).length > 0) conditions.push(sql`dims @> ${JSON.stringify(tagFilter)}::jsonb`);
+    const toBucket = bucketer(query);
+    const merged = new Map<string, Group>();
+    const groupOf = (bucket: number, values: Record<string, string | null>) => {
+      const key = `${bucket}\u0001${groupBy.map((dimension) => values[dimension] ?? '\u0000').join('\u0001')}`;
+      let group = merged.get(key);
+      if (!group) {
+        group = { bucket, groups: values, partial: new Partial() };
+        merged.set(key, group);
+      }
+      return group.partial;
+    };
+    const reads = (Object.entries(plan.rollups) as [Resolution, Range[]][])
+      .filter(([, ranges]) => ranges.length > 0)
+      .map(async ([resolution, ranges]) => {
+        const rows = await this.db.query<StoredMetricRollup>(sql`/* rollups.readMetricRollups */
+          SELECT ${METRIC_ROLLUP_COLUMNS} FROM metric_rollups
+          WHERE resolution = ${resolution} AND ${join(conditions, ' AND ')} AND (${rangesSql(ranges)})`);
+        return rows;
+      });
+    const rawRead = readMetricRecords(this.db, family, plan.raw, this.tags, this.rawConditions(query, family));
+    for (const rows of await Promise.all(reads)) {
+      for (const row of rows) {
+        const values: Record<string, string | null> = {};
+        for (const dimension of groupBy) {
+          values[dimension] = dimension === 'metricName' ? row.metric_name : dimension === 'appName' && family === 'applicationMetrics' ? row.app_name : (row.dims[dimension] ?? null);
+        }
+        groupOf(toBucket(row.bucket.getTime()), values).merge(partialOfMetricRow(row));
+      }
+    }
+    const records = await rawRead;
+    for (const record of records) {
+      const values: Record<string, string | null> = {};
+      for (const dimension of groupBy) {
+        if (dimension === 'metricName') values[dimension] = record.metric;
+        else if (dimension === 'appName' && family === 'applicationMetrics') values[dimension] = record.app;
+        else values[dimension] = record.tags[this.tags.indexOf(dimension)] ?? null;
+      }
+      // Tag filters on raw rows compare text, as the rollups do (the SQL containment below compares JSON types).
+      if (!Object.entries(tagFilter).every(([key, value]) => record.tags[this.tags.indexOf(key)] === value)) continue;
+      addMetricRecord(groupOf(toBucket(record.ts), values), record);
+    }
+    return { rows: this.finish(query, merged, false), mixed: plan.raw.length > 0 };
+  }
+
+  /** The read's own conditions on raw rows (names, app), without tags: those are compared as text in JS. */
+  private rawConditions(query: AggregateQuery, family: MetricFamily): Sql[] {
+    const filter = query.filter ?? {};
+    return sqlConditions({ metricName: filter.metricName, metricNames: filter.metricNames, appName: filter.appName }, family);
+  }
+
+  // ---- activities -------------------------------------------------------------------------------------------------
+
+  private async readActivities(query: AggregateQuery): Promise<RollupRead | null> {
+    const filter = query.filter ?? {};
+    const groupBy = query.groupBy ?? [];
+    const types = [...(filter.activityType ? [filter.activityType] : []), ...(filter.activityTypes ?? [])];
+    const byUser = filter.userId != null || groupBy.includes('userId');
+    if (byUser) return this.readActivitiesByUser(query, types);
+    if (groupBy.some((dimension) => dimension !== 'activityType')) return null;
+    const plan = await this.plan(query, resolutionsFor(query));
+    if (!plan) return null;
+    const perType = groupBy.includes('activityType') || types.length > 0;
+    const toBucket = bucketer(query);
+    const merged = new Map<string, Group>();
+    const groupOf = (bucket: number, type: string) => {
+      const values: Record<string, string | null> = groupBy.includes('activityType') ? { activityType: type } : {};
+      const key = `${bucket}\u0001${groupBy.includes('activityType') ? type : ''}`;
+      let group = merged.get(key);
+      if (!group) {
+        group = { bucket, groups: values, partial: new Partial() };
+        merged.set(key, group);
+      }
+      return group.partial;
+    };
+    const typeCondition = perType
+      ? types.length > 0
+        ? sql`activity_type = ANY(${types}::text[])`
+        : sql`activity_type <> ''`
+      : sql`activity_type = ''`;
+    const reads = (Object.entries(plan.rollups) as [Resolution, Range[]][])
+      .filter(([, ranges]) => ranges.length > 0)
+      .map(([resolution, ranges]) =>
+        this.db.query<StoredActivityRollup>(sql`/* rollups.readActivityRollups */
+          SELECT bucket, activity_type, count::float8 AS count, users FROM activity_rollups
+          WHERE resolution = ${resolution} AND ${typeCondition} AND (${rangesSql(ranges)})`),
+      );
+    const rawRead = readActivityRecords(this.db, plan.raw, types.length > 0 ? [sql`activity_type = ANY(${types}::text[])`] : []);
+    for (const rows of await Promise.all(reads)) {
+      for (const row of rows) groupOf(toBucket(row.bucket.getTime()), row.activity_type).merge(partialOfActivityRow(row));
+    }
+    for (const record of await rawRead) addActivityRecord(groupOf(toBucket(record.ts), record.type), record);
+    return { rows: this.finish(query, merged, true), mixed: plan.raw.length > 0 };
+  }
+
+  /**
+   * Activities per user (a userId filter, or grouping by userId) come from the hourly and daily per-user counts,
+   * which hold counts only: with an activity type as well, or another measure, the read goes to raw rows.
+   */
+  private async readActivitiesByUser(query: AggregateQuery, types: string[]): Promise<RollupRead | null> {
+    const filter = query.filter ?? {};
+    const groupBy = query.groupBy ?? [];
+    if (types.length > 0 || groupBy.some((dimension) => dimension !== 'userId')) return null;
+    if (query.measures.some((measure) => !['count', 'rate', 'uniqueUsers'].includes(measure.fn))) return null;
+    const resolutions = resolutionsFor(query).filter((resolution) => resolution !== '1m');
+    if (resolutions.length === 0) return null;
+    const plan = await this.plan(query, resolutions);
+    if (!plan) return null;
+    const toBucket = bucketer(query);
+    const merged = new Map<string, Group>();
+    const grouped = groupBy.includes('userId');
+    const add = (bucket: number, user: string, count: number) => {
+      const key = `${bucket}\u0001${grouped ? user : ''}`;
+      let group = merged.get(key);
+      if (!group) {
+        group = { bucket, groups: grouped ? { userId: user } : {}, partial: new Partial() };
+        merged.set(key, group);
+      }
+      group.partial.count += count;
+      if (count > 0) group.partial.addUser(user);
+    };
+    const userCondition = filter.userId != null ? sql` AND user_id = ${filter.userId}` : Prisma.empty;
+    const reads = (Object.entries(plan.rollups) as [Resolution, Range[]][])
+      .filter(([, ranges]) => ranges.length > 0)
+      .map(([resolution, ranges]) =>
+        // With one bucket for the whole range, the counts are summed per user by the database.
+        query.interval
+          ? this.db.query<{ bucket: Date | null; user_id: string; count: number }>(sql`/* rollups.readActivityUserRollups */
+              SELECT bucket, user_id, count::float8 AS count FROM activity_user_rollups
+              WHERE resolution = ${resolution} AND (${rangesSql(ranges)})${userCondition}`)
+          : this.db.query<{ bucket: Date | null; user_id: string; count: number }>(sql`/* rollups.sumActivityUserRollups */
+              SELECT NULL::timestamptz AS bucket, user_id, sum(count)::float8 AS count FROM activity_user_rollups
+              WHERE resolution = ${resolution} AND (${rangesSql(ranges)})${userCondition}
+              GROUP BY user_id`),
+      );
+    const rawRead = readActivityRecords(this.db, plan.raw, filter.userId != null ? [sql`user_id = ${filter.userId}`] : []);
+    for (const rows of await Promise.all(reads)) {
+      for (const row of rows) add(row.bucket ? toBucket(row.bucket.getTime()) : query.from.getTime(), row.user_id, row.count);
+    }
+    for (const record of await rawRead) add(toBucket(record.ts), record.user, 1);
+    return { rows: this.finish(query, merged, true), mixed: plan.raw.length > 0 };
+  }
+
+  // ---- results ----------------------------------------------------------------------------------------------------
+
+  private finish(query: AggregateQuery, merged: Map<string, Group>, activities: boolean): AggregateRow[] {
+    const groupBy = query.groupBy ?? [];
+    return [...merged.values()]
+      .filter((group) => group.partial.count > 0)
+      .map((group) => ({
+        bucketStart: new Date(group.bucket),
+        groups: Object.fromEntries(groupBy.map((dimension) => [dimension, group.groups[dimension] ?? null])),
+        count: group.partial.count,
+        values: Object.fromEntries(query.measures.map((measure) => [measureKey(measure), group.partial.measure(measure.fn, measure.field, activities)])),
+      }));
+  }
+}
+

@@ -1,0 +1,144 @@
+import { sql, type Queryable } from '../../../core/db/sql.js';
+import type { MetricFamily } from '../../../core/records.js';
+import { DistinctCountSketch } from '../sketches/index.js';
+import { FieldStats, Partial } from './partial.js';
+import type { Dims, Resolution } from './shape.js';
+
+// Rollup rows as they are stored (metric_rollups, activity_rollups, activity_user_rollups) and how partial
+// aggregates go to and from them. Sketches travel as base64 text and are decoded by the server, because both
+// drivers (pg and PGlite) pass text arrays through unnest the same way.
+
+export interface MetricRollupRow {
+  family: MetricFamily;
+  resolution: Resolution;
+  bucket: number;
+  metric: string;
+  app: string;
+  slice: string;
+  dims: Dims;
+  partial: Partial;
+}
+
+export interface ActivityRollupRow {
+  resolution: Resolution;
+  bucket: number;
+  /** '' for the row of all types. */
+  type: string;
+  partial: Partial;
+}
+
+export interface ActivityUserRollupRow {
+  resolution: Resolution;
+  bucket: number;
+  user: string;
+  count: number;
+}
+
+const b64 = (bytes: Uint8Array | null) => (bytes ? Buffer.from(bytes).toString('base64') : null);
+const finiteOrNull = (value: number) => (Number.isFinite(value) ? value : null);
+
+/** Columns of a stored metric rollup row, as read back (counts cast to float8 so both drivers give numbers). */
+export interface StoredMetricRollup {
+  bucket: Date;
+  metric_name: string;
+  app_name: string;
+  slice: string;
+  dims: Dims;
+  count: number;
+  value_sum: number | null;
+  value_min: number | null;
+  value_max: number | null;
+  value_sketch: Uint8Array | null;
+  last_value: number | null;
+  last_ts: number | null;
+  last_id: string | null;
+  rt_count: number;
+  rt_sum: number | null;
+  rt_min: number | null;
+  rt_max: number | null;
+  rt_sketch: Uint8Array | null;
+  error_count: number;
+  users: Uint8Array | null;
+}
+
+export const METRIC_ROLLUP_COLUMNS = sql`bucket, metric_name, app_name, slice, dims, count::float8 AS count, value_sum, value_min,
+  value_max, value_sketch, last_value, last_ts, last_id::text AS last_id, rt_count::float8 AS rt_count, rt_sum, rt_min, rt_max,
+  rt_sketch, error_count::float8 AS error_count, users`;
+
+export function partialOfMetricRow(row: StoredMetricRollup): Partial {
+  const partial = new Partial();
+  partial.count = row.count;
+  const value = FieldStats.from(row.count, row.value_sum, row.value_min, row.value_max, row.value_sketch);
+  partial.value.merge(value);
+  partial.responseTime.merge(FieldStats.from(row.rt_count, row.rt_sum, row.rt_min, row.rt_max, row.rt_sketch));
+  partial.errors = row.error_count;
+  if (row.last_value !== null && row.last_ts !== null && row.last_id !== null) {
+    partial.last = { value: row.last_value, timestamp: Number(row.last_ts), id: BigInt(row.last_id) };
+  }
+  if (row.users) partial.users = DistinctCountSketch.deserialize(row.users);
+  return partial;
+}
+
+/** Writes metric rollup rows in one statement (unnest of one array per column). */
+export async function insertMetricRollups(tx: Queryable, rows: MetricRollupRow[]): Promise<void> {
+  for (let offset = 0; offset < rows.length; offset += 5_000) {
+    const chunk = rows.slice(offset, offset + 5_000);
+    const column = <T>(pick: (row: MetricRollupRow) => T) => chunk.map(pick);
+    await tx.query(sql`/* rollups.insertMetricRows */
+      INSERT INTO metric_rollups (family, resolution, bucket, metric_name, app_name, slice, dims, count, value_sum, value_min,
+        value_max, value_sketch, last_value, last_ts, last_id, rt_count, rt_sum, rt_min, rt_max, rt_sketch, error_count, users)
+      SELECT f, r, to_timestamp(b / 1000.0), m, a, s, d::jsonb, c, vs, vmin, vmax, decode(vk, 'base64'), lv, lt, li::int8,
+        rc, rs, rmin, rmax, decode(rk, 'base64'), e, decode(u, 'base64')
+      FROM unnest(${column((row) => row.family)}::text[], ${column((row) => row.resolution)}::text[],
+        ${column((row) => row.bucket)}::float8[], ${column((row) => row.metric)}::text[], ${column((row) => row.app)}::text[],
+        ${column((row) => row.slice)}::text[], ${column((row) => JSON.stringify(row.dims))}::text[],
+        ${column((row) => row.partial.count)}::float8[], ${column((row) => (row.partial.value.count ? row.partial.value.sum : null))}::float8[],
+        ${column((row) => finiteOrNull(row.partial.value.min))}::float8[], ${column((row) => finiteOrNull(row.partial.value.max))}::float8[],
+        ${column((row) => (row.partial.value.count ? b64(row.partial.value.sketch.serialize()) : null))}::text[],
+        ${column((row) => row.partial.last?.value ?? null)}::float8[], ${column((row) => row.partial.last?.timestamp ?? null)}::float8[],
+        ${column((row) => row.partial.last?.id.toString() ?? null)}::text[],
+        ${column((row) => row.partial.responseTime.count)}::float8[],
+        ${column((row) => (row.partial.responseTime.count ? row.partial.responseTime.sum : null))}::float8[],
+        ${column((row) => finiteOrNull(row.partial.responseTime.min))}::float8[], ${column((row) => finiteOrNull(row.partial.responseTime.max))}::float8[],
+        ${column((row) => (row.partial.responseTime.count ? b64(row.partial.responseTime.sketch.serialize()) : null))}::text[],
+        ${column((row) => row.partial.errors)}::float8[], ${column((row) => b64(row.partial.users?.serialize() ?? null))}::text[])
+        AS u(f, r, b, m, a, s, d, c, vs, vmin, vmax, vk, lv, lt, li, rc, rs, rmin, rmax, rk, e, u)`);
+  }
+}
+
+export interface StoredActivityRollup {
+  bucket: Date;
+  activity_type: string;
+  count: number;
+  users: Uint8Array | null;
+}
+
+export function partialOfActivityRow(row: StoredActivityRollup): Partial {
+  const partial = new Partial();
+  partial.count = row.count;
+  if (row.users) partial.users = DistinctCountSketch.deserialize(row.users);
+  return partial;
+}
+
+export async function insertActivityRollups(tx: Queryable, rows: ActivityRollupRow[]): Promise<void> {
+  for (let offset = 0; offset < rows.length; offset += 5_000) {
+    const chunk = rows.slice(offset, offset + 5_000);
+    await tx.query(sql`/* rollups.insertActivityRows */
+      INSERT INTO activity_rollups (resolution, bucket, activity_type, count, users)
+      SELECT r, to_timestamp(b / 1000.0), t, c, decode(u, 'base64')
+      FROM unnest(${chunk.map((row) => row.resolution)}::text[], ${chunk.map((row) => row.bucket)}::float8[],
+        ${chunk.map((row) => row.type)}::text[], ${chunk.map((row) => row.partial.count)}::float8[],
+        ${chunk.map((row) => b64(row.partial.users?.serialize() ?? null))}::text[]) AS u(r, b, t, c, u)`);
+  }
+}
+
+export async function insertActivityUserRollups(tx: Queryable, rows: ActivityUserRollupRow[]): Promise<void> {
+  for (let offset = 0; offset < rows.length; offset += 10_000) {
+    const chunk = rows.slice(offset, offset + 10_000);
+    await tx.query(sql`/* rollups.insertActivityUserRows */
+      INSERT INTO activity_user_rollups (resolution, bucket, user_id, count)
+      SELECT r, to_timestamp(b / 1000.0), u, c
+      FROM unnest(${chunk.map((row) => row.resolution)}::text[], ${chunk.map((row) => row.bucket)}::float8[],
+        ${chunk.map((row) => row.user)}::text[], ${chunk.map((row) => row.count)}::float8[]) AS u(r, b, u, c)`);
+  }
+}
