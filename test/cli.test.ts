@@ -150,7 +150,9 @@ describe('the insights command line', () => {
     expect(report.jobs.map((job) => [job.name, job.status])).toEqual([
       ['collect-system-metrics', 'ok'],
       ['retention', 'ok'],
+      ['maintain-partitions', 'ok'],
       ['aggregate-application-metrics', 'failed'],
+      ['prune-rollups', 'ok'],
     ]);
 
     const disabled = await insights(['check-monitoring'], { ...env, MONITORING_ENABLED: 'false' });
@@ -182,7 +184,7 @@ describe('the insights command line', () => {
     }
     const unknownJob = capture(false);
     expect(await runCli(['run-job', 'reindex'], env, unknownJob)).toBe(2);
-    expect(unknownJob.stderr).toMatch(/unknown job "reindex"; known jobs: collect-system-metrics, retention, aggregate-application-metrics/);
+    expect(unknownJob.stderr).toMatch(/unknown job "reindex"; known jobs: collect-system-metrics, retention, maintain-partitions, aggregate-application-metrics, prune-rollups/);
     const badConfig = capture(false);
     expect(await runCli(['check-monitoring'], { ...env, INSIGHTS_RETENTION_SCHEDULE: 'nightly' }, badConfig)).toBe(2);
     expect(badConfig.stderr).toMatch(/INSIGHTS_RETENTION_SCHEDULE: must be a cron expression/);

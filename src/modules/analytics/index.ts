@@ -6,6 +6,7 @@ import { parseSchedule } from '../../core/schedule.js';
 import { METRIC_FAMILY_OF_KIND } from '../records/registry.js';
 import { rebuildRollupsCommand } from './cli.js';
 import { aggregateApplicationMetricsJob } from './jobs/aggregateApplicationMetrics.js';
+import { pruneRollupsJob } from './jobs/pruneRollups.js';
 import { ResultCache } from './rollups/cache.js';
 import { RollupMaintainer, recordInvalidations } from './rollups/maintainer.js';
 import { RollupReader } from './rollups/reader.js';
@@ -42,6 +43,9 @@ declare module '../../core/module.js' {
     rollups: RollupMaintainer;
   }
 }
+
+/** Rollups past their retention are pruned daily (UTC). */
+const PRUNE_SCHEDULE = '30 3 * * *';
 
 const TAG_LIST = z
   .string()
@@ -113,6 +117,12 @@ export const analyticsModule = defineModule({
           ingestor: services.ingestor,
           batchSize: config.ingest.batchSize,
           environment: config.instance.environment,
+        }),
+        pruneRollupsJob({
+          schedule: parseSchedule(PRUNE_SCHEDULE),
+          db: services.db,
+          minuteDays: config.analytics.rollupMinuteRetentionDays,
+          days: config.analytics.rollupRetentionDays,
         }),
       ],
       start: async () => {

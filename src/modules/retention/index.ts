@@ -4,9 +4,14 @@ import { defineConfigSection, intFromEnv, optionalVar, scheduleFromEnv } from '.
 import { defineModule } from '../../core/module.js';
 import { parseSchedule } from '../../core/schedule.js';
 import { cleanupCommand } from './cli.js';
+import { maintainPartitions, maintainPartitionsJob } from './partitions.js';
 import { retentionJob } from './retentionJob.js';
 
-// Retention of raw records: the nightly job (archiving first when asked) and the `cleanup` command.
+// The raw records' lifecycle: daily partitions made ahead of time, the nightly retention job (whole days
+// dropped, archived first when asked) and the `cleanup` command.
+
+/** Partitions are made at start-up, then daily (UTC), ahead of the days they serve. */
+const PARTITION_SCHEDULE = '15 0 * * *';
 
 const DAY_MS = 86_400_000;
 
@@ -51,7 +56,12 @@ export const retentionModule = defineModule({
           maxAgeMs: retention.days * DAY_MS,
           archiveDir: retention.archiveDir,
         }),
+        maintainPartitionsJob({ schedule: parseSchedule(PARTITION_SCHEDULE), db: services.db, retentionMs: retention.days * DAY_MS }),
       ],
+      // Today's and the coming days' partitions exist before the first write of a fresh install is accepted.
+      start: async () => {
+        await maintainPartitions(services.db, new Date(), { keepFrom: new Date(Date.now() - retention.days * DAY_MS) });
+      },
     };
   },
 });

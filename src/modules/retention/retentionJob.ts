@@ -10,6 +10,7 @@ import type { Schedule } from '../../core/schedule.js';
 import { Prisma } from '../../generated/prisma/client.js';
 import { recordColumns } from '../records/filters.js';
 import { REGISTRY } from '../records/registry.js';
+import { dayPartitions, type DayPartition } from './partitions.js';
 
 const gzip = promisify(gzipCallback);
 const raw = Prisma.raw;
@@ -96,6 +97,14 @@ export async function purgeExpired(db: Database, options: PurgeOptions): Promise
   for (const { family, table } of RETENTION_TABLES) {
     let count = 0;
     progress(table, 0);
+    // Whole days first: a day partition entirely before the cut-off is archived if asked, then dropped.
+    for (const partition of await dayPartitions(db, table)) {
+      if (partition.day + DAY_MS > options.cutoff.getTime()) break;
+      options.signal?.throwIfAborted();
+      count += await dropDay(db, family, table, partition, options.archiveDir, archives);
+      progress(table, count);
+    }
+    // Then the rest (the day the cut-off falls in, and the default partition), in bounded batches.
     for (;;) {
       options.signal?.throwIfAborted();
       const removed = options.archiveDir
@@ -132,15 +141,54 @@ export async function purgeExpired(db: Database, options: PurgeOptions): Promise
   };
 }
 
+const DAY_MS = 86_400_000;
+
+/**
+ * Archives (when asked) and drops one day partition. The drop waits at most 10 s for readers of the table;
+ * a retention run that gives up is retried at the next tick, and the rows are still there.
+ */
+async function dropDay(
+  db: Database,
+  family: Family,
+  table: string,
+  partition: DayPartition,
+  archiveDir: string | undefined,
+  archives: Set<string>,
+): Promise<number> {
+  const name = Prisma.raw(`"${partition.name}"`);
+  if (archiveDir) {
+    // Read in keyset pages so a big day never sits in memory at once; appended and fsync'd before the drop.
+    let after: { timestamp: Date; id: string } | null = null;
+    for (;;) {
+      const page: { id: string; timestamp: Date }[] = await db.query<{ id: string; timestamp: Date }>(sql`/* retention.readPartitionPage */
+        SELECT ${recordColumns(family)} FROM ${name}
+        ${after ? sql`WHERE ("timestamp", id) > (${after.timestamp}, ${after.id}::bigint)` : Prisma.empty}
+        ORDER BY "timestamp", id LIMIT ${ARCHIVE_PAGE_SIZE}`);
+      if (page.length === 0) break;
+      for (const file of await appendToArchive(archiveDir, table, page)) archives.add(file);
+      const last = page[page.length - 1] as { id: string; timestamp: Date };
+      after = { timestamp: last.timestamp, id: last.id };
+    }
+  }
+  return db.transaction(async (tx) => {
+    const [row] = await tx.query<{ count: number }>(sql`/* retention.countPartition */ SELECT count(*)::int AS count FROM ${name}`);
+    if (db.kind === 'postgres') await tx.query(sql`SET LOCAL lock_timeout = '10s'`);
+    await tx.query(sql`/* retention.dropPartition */ DROP TABLE ${name}`);
+    return row?.count ?? 0;
+  });
+}
+
+const ARCHIVE_PAGE_SIZE = 20_000;
+
 // Walking the timestamp index (not the primary key) bounds each batch's scan to expired rows, however many
 // recent rows there are; a loop ends on an empty batch rather than a short one, because SKIP LOCKED can make a
 // batch short while rows remain.
 async function deleteBatch(db: Database, table: string, cutoff: Date, batchSize: number): Promise<number> {
   const [row] = await db.query<{ count: number }>(sql`/* retention.deleteBatch */
     WITH doomed AS (
-      SELECT id FROM ${raw(table)} WHERE "timestamp" < ${cutoff} ORDER BY "timestamp" LIMIT ${batchSize} FOR UPDATE SKIP LOCKED
+      SELECT id, "timestamp" FROM ${raw(table)} WHERE "timestamp" < ${cutoff} ORDER BY "timestamp" LIMIT ${batchSize} FOR UPDATE SKIP LOCKED
     ), removed AS (
-      DELETE FROM ${raw(table)} t USING doomed WHERE t.id = doomed.id RETURNING 1
+      DELETE FROM ${raw(table)} t USING doomed WHERE t.id = doomed.id AND t."timestamp" = doomed."timestamp" RETURNING 1
     )
     SELECT count(*)::int AS count FROM removed`);
   return row?.count ?? 0;
@@ -161,7 +209,8 @@ async function archiveAndDeleteBatch(
       ORDER BY "timestamp" LIMIT ${batchSize} FOR UPDATE SKIP LOCKED`);
     if (rows.length === 0) return 0;
     for (const file of await appendToArchive(archiveDir, table, rows)) archives.add(file);
-    await tx.query(sql`/* retention.deleteArchived */ DELETE FROM ${raw(table)} WHERE id = ANY(${rows.map((row) => row.id)}::text[]::bigint[])`);
+    await tx.query(sql`/* retention.deleteArchived */
+      DELETE FROM ${raw(table)} WHERE "timestamp" < ${cutoff} AND id = ANY(${rows.map((row) => row.id)}::text[]::bigint[])`);
     return rows.length;
   });
 }

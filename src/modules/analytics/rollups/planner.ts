@@ -23,7 +23,14 @@ const push = (ranges: Range[], start: number, end: number) => {
  * Covers [from, to) with the given resolutions, coarsest first (each must divide the next coarser one).
  * `dirty` holds the pending minutes (epoch ms, minute-aligned); a bucket that contains one is split into finer ones.
  */
-export function planRange(from: number, to: number, resolutions: readonly Resolution[], dirty: ReadonlySet<number>): Plan {
+export function planRange(
+  from: number,
+  to: number,
+  resolutions: readonly Resolution[],
+  dirty: ReadonlySet<number>,
+  /** Per resolution, the first bucket still kept (older ones were pruned by retention). */
+  horizons: Partial<Record<Resolution, number>> = {},
+): Plan {
   const plan: Plan = { rollups: {}, raw: [] };
   const sortedDirty = [...dirty].sort((a, b) => a - b);
   const hasDirty = (start: number, end: number) => {
@@ -53,8 +60,9 @@ export function planRange(from: number, to: number, resolutions: readonly Resolu
     }
     cover(start, alignedStart, level + 1);
     const ranges = (plan.rollups[resolution] ??= []);
+    const horizon = horizons[resolution] ?? Number.NEGATIVE_INFINITY;
     for (let bucket = alignedStart; bucket < alignedEnd; bucket += width) {
-      if (hasDirty(bucket, bucket + width)) cover(bucket, bucket + width, level + 1);
+      if (bucket < horizon || hasDirty(bucket, bucket + width)) cover(bucket, bucket + width, level + 1);
       else push(ranges, bucket, bucket + width);
     }
     cover(alignedEnd, end, level + 1);

@@ -78,12 +78,29 @@ const rangesSql = (ranges: readonly Range[], column = 'bucket') =>
     ' OR ',
   );
 
+type Horizons = { [R in Resolution]?: number };
+
+/** How long the rollups' horizons (what retention pruned) are trusted before being read again. */
+const HORIZON_TTL_MS = 60_000;
+
 export class RollupReader {
+  private horizons: { loadedAt: number; value: Horizons } | null = null;
+
   constructor(
     private readonly db: Queryable,
     /** INSIGHTS_ROLLUP_TAGS. */
     private readonly tags: readonly string[],
   ) {}
+
+  /** The first bucket still kept per resolution (rollup_state `horizon:<resolution>`, written by prune-rollups). */
+  private async horizonsNow(): Promise<Horizons> {
+    if (this.horizons && Date.now() - this.horizons.loadedAt < HORIZON_TTL_MS) return this.horizons.value;
+    const rows = await this.db.query<{ key: string; value: number }>(sql`/* rollups.horizons */
+      SELECT key, (value #>> '{}')::float8 AS value FROM rollup_state WHERE key LIKE 'horizon:%'`);
+    const value = Object.fromEntries(rows.map((row) => [row.key.slice('horizon:'.length), row.value])) as Horizons;
+    this.horizons = { loadedAt: Date.now(), value };
+    return value;
+  }
 
   async read(query: AggregateQuery): Promise<RollupRead | null> {
     return isMetricFamily(query.family) ? this.readMetrics(query, query.family) : this.readActivities(query);
@@ -100,8 +117,8 @@ export class RollupReader {
   private async plan(query: AggregateQuery, resolutions: Resolution[]): Promise<Plan | null> {
     const from = query.from.getTime();
     const to = query.to.getTime();
-    const dirty = await this.pendingMinutes(query.family, from, to);
-    const plan = planRange(from, to, resolutions, dirty);
+    const [dirty, horizons] = await Promise.all([this.pendingMinutes(query.family, from, to), this.horizonsNow()]);
+    const plan = planRange(from, to, resolutions, dirty, horizons);
     // Nothing rolled up in the range (fresh data, or a short range): one exact GROUP BY over raw rows is better.
     if (Object.values(plan.rollups).every((ranges) => ranges.length === 0)) return null;
     return rawDuration(plan) > MAX_RAW_MS ? null : plan;
