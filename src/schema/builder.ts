@@ -10,6 +10,7 @@ import type PrismaTypes from '../generated/pothos-prisma-types.js';
 import { getDatamodel } from '../generated/pothos-prisma-types.js';
 import type { JsonValue } from '../core/json.js';
 import type { Context } from './context.js';
+import { generatedDescriptionsPlugin, RELAY_DESCRIPTIONS } from './generatedDescriptions.js';
 
 function missingScopes(failure: AuthFailure): string[] {
   if (failure.kind === AuthScopeFailureType.AuthScope) return [String(failure.parameter)];
@@ -32,13 +33,14 @@ export const builder = new SchemaBuilder<{
   DefaultEdgesNullability: false;
   DefaultNodeNullability: false;
 }>({
-  plugins: [ScopeAuthPlugin, RelayPlugin, PrismaPlugin, SimpleObjectsPlugin],
+  plugins: [ScopeAuthPlugin, RelayPlugin, PrismaPlugin, SimpleObjectsPlugin, generatedDescriptionsPlugin],
   defaultFieldNullability: false,
   relay: {
     clientMutationId: 'omit',
     cursorType: 'String',
     nodeQueryOptions: false,
     nodesQueryOptions: false,
+    ...RELAY_DESCRIPTIONS,
   },
   prisma: {
     // Each app owns its client (tests run several apps in one process), so the plugin takes it from the context.
@@ -61,7 +63,11 @@ export const builder = new SchemaBuilder<{
   },
 });
 
-builder.addScalarType('DateTime', DateTimeResolver);
+builder.addScalarType('DateTime', DateTimeResolver, {
+  description:
+    'An instant, as an RFC 3339 date-time with a time zone offset, e.g. 2024-05-01T12:00:00Z or 2024-05-01T14:00:00+02:00. ' +
+    'Returned in UTC with milliseconds (2024-05-01T12:00:00.000Z), the precision the service keeps.',
+});
 builder.addScalarType('JSON', JSONResolver);
 
 builder.queryType({ description: 'Reads: need the READ scope (ADMIN fields say so).', authScopes: { scope: 'READ' } });

@@ -34,8 +34,8 @@ const ApplicationMetricStat = builder.simpleObject('ApplicationMetricStat', {
     appName: t.string({ description: 'The application.' }),
     metricName: t.string({ description: 'The metric name.' }),
     count: t.int({ description: 'How many records.' }),
-    sum: t.float({ description: 'Sum of their values.' }),
-    avg: t.float({ description: 'Mean of their values.' }),
+    sum: t.float({ description: "Sum of their values, in the metric's unit." }),
+    avg: t.float({ description: "Mean of their values, in the metric's unit." }),
     min: t.float({ description: 'Smallest value.' }),
     max: t.float({ description: 'Largest value.' }),
     last: t.float({ description: 'Value of the newest record (by timestamp, then id).' }),
@@ -60,8 +60,8 @@ const PerformanceTrendPoint = builder.simpleObject('PerformanceTrendPoint', {
     count: t.int({ description: 'How many records fall in the bucket.' }),
     avg: t.float({ nullable: true, description: 'Mean responseTimeMs, in milliseconds; null when no record has one.' }),
     p50: t.float({ nullable: true, description: 'Median responseTimeMs (percentile_cont 0.5), in milliseconds; null when no record has one.' }),
-    p95: t.float({ nullable: true, description: '95th percentile of responseTimeMs, in milliseconds; null when no record has one.' }),
-    p99: t.float({ nullable: true, description: '99th percentile of responseTimeMs, in milliseconds; null when no record has one.' }),
+    p95: t.float({ nullable: true, description: 'The 95th percentile of responseTimeMs (percentile_cont 0.95), in milliseconds; null when no record has one.' }),
+    p99: t.float({ nullable: true, description: 'The 99th percentile of responseTimeMs (percentile_cont 0.99), in milliseconds; null when no record has one.' }),
     errorRate: t.float({ description: 'Share of records with statusCode ≥ 500, from 0 to 1.' }),
   }),
 });
@@ -85,7 +85,7 @@ builder.queryFields((t) => ({
   }),
   applicationMetricStats: t.field({
     type: [ApplicationMetricStat],
-    description: 'count, sum, avg, min, max and last value per application and metric name, ordered by application then name.',
+    description: 'Count, sum, avg, min, max and last value per application and metric name, ordered by application then name.',
     args: { filter: t.arg({ type: FilterInputs.applicationMetrics, description: 'Which records to aggregate; all when absent.' }) },
     resolve: (_root, args, ctx) => applicationMetricStats(ctx.analytics, ctx.db, parseFilter(args.filter)),
   }),
@@ -97,7 +97,11 @@ builder.queryFields((t) => ({
     args: {
       filter: t.arg({ type: FilterInputs.performanceMetrics, description: 'Which records to aggregate; all when absent.' }),
       interval: t.arg({ type: TrendInterval, required: true, description: 'Bucket width.' }),
-      groupByTag: t.arg.string({ description: 'Tag whose values split each bucket, e.g. "endpoint"; one point per bucket and value.' }),
+      groupByTag: t.arg.string({
+        description:
+          'Tag whose values split each bucket, e.g. "endpoint" (1-100 characters of letters, digits and _ . : / -): one point per ' +
+          'bucket and value, records without the tag together under group null. No split when absent.',
+      }),
     },
     resolve: async (_root, args, ctx) => {
       const groupByTag = args.groupByTag ?? null;

@@ -265,8 +265,18 @@ function hostOf(row: Record<string, unknown>): string | null {
 // ---- filters -----------------------------------------------------------------------------------------------
 
 const metricNameFilters: FilterSpec[] = [
-  { name: 'metricName', kind: 'oneOf', field: 'metricName', description: 'Only records of this metric name (exact match).' },
-  { name: 'metricNames', kind: 'oneOf', field: 'metricName', description: 'Only records of one of these metric names (at most 100).' },
+  {
+    name: 'metricName',
+    kind: 'oneOf',
+    field: 'metricName',
+    description: 'Only records of this metric name (exact match). Given with metricNames, records of any of the names match.',
+  },
+  {
+    name: 'metricNames',
+    kind: 'oneOf',
+    field: 'metricName',
+    description: 'Only records of one of these metric names (exact match, at most 100); an empty list sets no condition.',
+  },
   {
     name: 'tags',
     kind: 'tags',
@@ -317,9 +327,19 @@ export const REGISTRY: { [F in Family]: FamilyDescriptor<F> } = {
       timestampField,
     ],
     filters: [
-      { name: 'userId', kind: 'equals', field: 'userId', type: 'String', description: 'Only activities of this user.' },
-      { name: 'activityType', kind: 'oneOf', field: 'activityType', description: 'Only activities of this type (exact match).' },
-      { name: 'activityTypes', kind: 'oneOf', field: 'activityType', description: 'Only activities of one of these types (at most 100).' },
+      { name: 'userId', kind: 'equals', field: 'userId', type: 'String', description: 'Only activities of this user (exact match).' },
+      {
+        name: 'activityType',
+        kind: 'oneOf',
+        field: 'activityType',
+        description: 'Only activities of this type (exact match, case-sensitive). Given with activityTypes, activities of any of the types match.',
+      },
+      {
+        name: 'activityTypes',
+        kind: 'oneOf',
+        field: 'activityType',
+        description: 'Only activities of one of these types (exact match, at most 100); an empty list sets no condition.',
+      },
     ],
     topic: 'activities.recorded',
   },
@@ -356,7 +376,7 @@ export const REGISTRY: { [F in Family]: FamilyDescriptor<F> } = {
     ],
     filters: [
       ...metricNameFilters,
-      { name: 'host', kind: 'equals', field: 'host', type: 'String', description: 'Only records of this host: shorthand for tags: { host }.' },
+      { name: 'host', kind: 'equals', field: 'host', type: 'String', description: 'Only records of this host (exact match): shorthand for tags: { host }.' },
     ],
     topic: 'metrics.recorded',
   },
@@ -392,7 +412,7 @@ export const REGISTRY: { [F in Family]: FamilyDescriptor<F> } = {
     ],
     filters: [
       ...metricNameFilters,
-      { name: 'appName', kind: 'equals', field: 'appName', type: 'String', description: 'Only metrics of this application.' },
+      { name: 'appName', kind: 'equals', field: 'appName', type: 'String', description: 'Only metrics of this application (exact match).' },
     ],
     topic: 'metrics.recorded',
   },
@@ -420,8 +440,8 @@ export const REGISTRY: { [F in Family]: FamilyDescriptor<F> } = {
     ],
     filters: [
       ...metricNameFilters,
-      { name: 'userId', kind: 'equals', field: 'userId', type: 'String', description: 'Only metrics of this user.' },
-      { name: 'sessionId', kind: 'equals', field: 'sessionId', type: 'String', description: 'Only metrics of this session.' },
+      { name: 'userId', kind: 'equals', field: 'userId', type: 'String', description: 'Only metrics of this user (exact match).' },
+      { name: 'sessionId', kind: 'equals', field: 'sessionId', type: 'String', description: 'Only metrics of this session (exact match).' },
     ],
     topic: 'metrics.recorded',
   },
@@ -470,7 +490,7 @@ export const REGISTRY: { [F in Family]: FamilyDescriptor<F> } = {
     ],
     filters: [
       ...metricNameFilters,
-      { name: 'statusCode', kind: 'equals', field: 'statusCode', type: 'Int', description: 'Only records with this HTTP status.' },
+      { name: 'statusCode', kind: 'equals', field: 'statusCode', type: 'Int', description: 'Only records with this HTTP status, e.g. 503 (exact match).' },
     ],
     topic: 'metrics.recorded',
   },

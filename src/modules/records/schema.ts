@@ -144,7 +144,7 @@ function defineFamily(descriptor: FamilyDescriptor) {
   const filter = builder.inputType(descriptor.graphql.filter, {
     description: `Which ${descriptor.model} records to read: every given condition must hold (an empty filter matches all).`,
     fields: (t) => ({
-      from: t.field({ type: 'DateTime', description: 'Only records with timestamp at or after this instant (inclusive).' }),
+      from: t.field({ type: 'DateTime', description: 'Only records with timestamp at or after this instant (inclusive); not after `to`.' }),
       to: t.field({ type: 'DateTime', description: 'Only records with timestamp before this instant (exclusive).' }),
       ...Object.fromEntries(
         descriptor.filters.map((spec) => [
@@ -291,18 +291,21 @@ const MetricStreamFilter = builder.inputType('MetricStreamFilter', {
   description: 'Which metric records a live stream delivers: every given condition must hold (all records when empty).',
   fields: (t) => ({
     kinds: t.field({ type: [MetricKindEnum], description: 'Only these families (all when absent).' }),
-    metricNames: t.stringList({ description: 'Only these metric names (exact match).' }),
-    appName: t.string({ description: 'Application metrics of this app only.' }),
-    userId: t.string({ description: 'User metrics of this user only.' }),
-    tags: t.field({ type: 'JSON', description: 'Only records whose tags contain all of these key/value pairs.' }),
+    metricNames: t.stringList({ description: 'Only these metric names (exact match); an empty list sets no condition.' }),
+    appName: t.string({ description: 'Only application metrics of this app (exact match); other families never match it.' }),
+    userId: t.string({ description: 'Only user metrics of this user (exact match); other families never match it.' }),
+    tags: t.field({
+      type: 'JSON',
+      description: 'Only records whose tags contain all of these key/value pairs (a subset match; values compare by type and value).',
+    }),
   }),
 });
 
 const ActivityStreamFilter = builder.inputType('ActivityStreamFilter', {
   description: 'Which activities a live stream delivers (all when empty).',
   fields: (t) => ({
-    userId: t.string({ description: 'Only activities of this user.' }),
-    activityTypes: t.stringList({ description: 'Only activities of these types (exact match).' }),
+    userId: t.string({ description: 'Only activities of this user (exact match).' }),
+    activityTypes: t.stringList({ description: 'Only activities of these types (exact match); an empty list sets no condition.' }),
   }),
 });
 
