@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { useEngine, useErrorHandler } from '@envelop/core';
+import { isAsyncIterable, useEngine, useErrorHandler, type Plugin } from '@envelop/core';
 import { execute, GraphQLError, subscribe } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import pino, { type Logger } from 'pino';
@@ -66,6 +66,19 @@ const executeMarkingRequestErrors: typeof execute = (args) => {
   };
 };
 
+/** What resolvers put in `ctx.extensions` goes out in the response's `extensions` (queries and mutations). */
+function useContextExtensions(): Plugin {
+  return {
+    onExecute: ({ args }) => ({
+      onExecuteDone: ({ result, setResult }) => {
+        const extensions = (args.contextValue as Partial<Context>).extensions;
+        if (!extensions || Object.keys(extensions).length === 0 || isAsyncIterable(result)) return;
+        setResult({ ...result, extensions: { ...result.extensions, ...extensions } });
+      },
+    }),
+  };
+}
+
 /** envelop hands error handlers the context itself, or (for execution errors) the execution arguments. */
 function requestIdOf(context: unknown): string | undefined {
   const value = (context as { contextValue?: unknown } | undefined)?.contextValue ?? context;
@@ -121,11 +134,12 @@ export function buildApp(config: Config, options: AppOptions = {}): App {
           }
         }),
         ...hardeningPlugins(config.graphqlLimits),
+        useContextExtensions(),
       ],
       // The transport (HTTP handler or WebSocket connection_init) has already checked the key.
       context: ({ principal, requestId }): Context => {
         if (!principal) throw unauthenticated('Missing API key: send "Authorization: Bearer <key>"');
-        return { ...shared, principal, requestId: requestId ?? randomUUID() };
+        return { ...shared, principal, requestId: requestId ?? randomUUID(), extensions: {} };
       },
     });
 

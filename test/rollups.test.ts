@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from '../src/core/db/sql.js';
 import type { AggregateQuery, AggregateRow } from '../src/modules/analytics/model.js';
-import { BACKENDS, startTestServer, type TestServer } from './support/server.js';
+import { ADMIN_KEY, BACKENDS, startTestServer, type TestServer } from './support/server.js';
 
 // Rollups against raw rows, on generated skewed data: counts, sums, extremes, means and error rates equal the
 // raw GROUP BY (to the 10 significant digits the service reports), percentiles within 1 % of percentile_cont,
@@ -119,7 +119,10 @@ describe.each(BACKENDS)('rollups on %s', (backend) => {
 
   beforeAll(async () => {
     // A slow maintainer: these tests fold writes in themselves (refresh()), at the moments they choose.
-    server = await startTestServer(backend, { label: 'rollups', env: { INSIGHTS_ROLLUP_REFRESH_INTERVAL: '1h', INSIGHTS_ROLLUP_TAGS: 'endpoint,method,app,host' } });
+    server = await startTestServer(backend, {
+      label: 'rollups',
+      env: { INSIGHTS_ROLLUP_REFRESH_INTERVAL: '1h', INSIGHTS_ROLLUP_TAGS: 'endpoint,method,app,host', INSIGHTS_COUNT_CAP: '30' },
+    });
     await ingest('performanceMetrics', performanceRecords(5_000, 7, START, 2 * DAY));
     await ingest('activities', activityRecords(3_000, 11, 400, START, 2 * DAY));
   }, 120_000);
@@ -235,6 +238,42 @@ describe.each(BACKENDS)('rollups on %s', (backend) => {
     const { rolled, raw } = await both({ family: 'performanceMetrics', from: new Date(day), to: new Date(day + DAY), interval: 'HOUR', measures: PERF_MEASURES });
     expect(rolled.path).toBe('rollup');
     expectSameAggregates(rolled.rows, raw.rows);
+  });
+
+  it('counts connections exactly from rollups when the filter allows, and up to INSIGHTS_COUNT_CAP otherwise', async () => {
+    await services().rollups.refresh();
+    const from = new Date(START + 3 * HOUR + 7_000).toISOString();
+    const to = new Date(START + DAY + 5 * HOUR + 11).toISOString();
+    const [exact] = await services().db.query<{ n: number }>(sql`
+      SELECT count(*)::int AS n FROM performance_metrics WHERE "timestamp" >= ${new Date(from)} AND "timestamp" < ${new Date(to)} AND tags @> '{"endpoint": "/api/orders"}'`);
+    const rolled = await server.request<{ performanceMetrics: { totalCount: number; totalCountExact: boolean } }, unknown>(
+      `query($from: DateTime, $to: DateTime) { performanceMetrics(first: 1, filter: { from: $from, to: $to, tags: { endpoint: "/api/orders" } }) { totalCount totalCountExact } }`,
+      { from, to },
+    );
+    expect(rolled.data?.performanceMetrics).toEqual({ totalCount: exact?.n, totalCountExact: true });
+    expect(rolled.data?.performanceMetrics.totalCount).toBeGreaterThan(50);
+    // statusCode is not a rollup key: counted on raw rows, up to the cap (30 here).
+    const capped = await server.request<{ performanceMetrics: { totalCount: number; totalCountExact: boolean } }, unknown>(
+      `{ performanceMetrics(filter: { statusCode: 200 }) { totalCountExact totalCount } }`,
+    );
+    expect(capped.data?.performanceMetrics).toEqual({ totalCount: 30, totalCountExact: false });
+    const small = await server.request<{ performanceMetrics: { totalCount: number; totalCountExact: boolean } }, unknown>(
+      `{ performanceMetrics(filter: { statusCode: 200, metricName: "nothing-such" }) { totalCount totalCountExact } }`,
+    );
+    expect(small.data?.performanceMetrics).toEqual({ totalCount: 0, totalCountExact: true });
+  });
+
+  it('reports which path served each analytics read in the response extensions', async () => {
+    const response = await fetch(`${server.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_KEY}` },
+      body: JSON.stringify({
+        query: `query($from: DateTime!, $to: DateTime!) { performanceTrends(interval: HOUR, filter: { from: $from, to: $to }) { count } }`,
+        variables: { from: new Date(START).toISOString(), to: new Date(START + DAY).toISOString() },
+      }),
+    });
+    const body = (await response.json()) as { extensions?: { analytics?: { family: string; path: string; cached: boolean; ms: number }[] } };
+    expect(body.extensions?.analytics).toEqual([{ family: 'performanceMetrics', path: 'rollup', cached: false, ms: expect.any(Number) }]);
   });
 
   it('serves repeated reads from the cache until a write to the family, and says which path served a read', async () => {

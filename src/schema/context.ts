@@ -5,4 +5,6 @@ import type { Services } from '../core/module.js';
 export interface Context extends Services {
   principal: Principal;
   requestId: string;
+  /** Added to the response's `extensions` (e.g. which path served an analytics read). */
+  extensions: Record<string, unknown>;
 }

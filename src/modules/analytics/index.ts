@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineConfigSection, intFromEnv, optionalVar, scheduleFromEnv } from '../../core/config.js';
+import { booleanFromEnv, defineConfigSection, intFromEnv, optionalVar, scheduleFromEnv } from '../../core/config.js';
 import { defineModule } from '../../core/module.js';
 import { FAMILIES, type Family, type StoredByFamily } from '../../core/records.js';
 import { parseSchedule } from '../../core/schedule.js';
@@ -10,6 +10,7 @@ import { pruneRollupsJob } from './jobs/pruneRollups.js';
 import { ResultCache } from './rollups/cache.js';
 import { RollupMaintainer, recordInvalidations } from './rollups/maintainer.js';
 import { RollupReader } from './rollups/reader.js';
+import { COUNT_CAP } from './model.js';
 import { AnalyticsService } from './service.js';
 import './schema.js';
 
@@ -27,6 +28,10 @@ export interface AnalyticsConfig {
   rollupRetentionDays: number;
   /** How long minute rollups are kept (INSIGHTS_ROLLUP_MINUTE_RETENTION_DAYS). */
   rollupMinuteRetentionDays: number;
+  /** How far a count that rollups cannot serve may count raw rows (INSIGHTS_COUNT_CAP). */
+  countCap: number;
+  /** Whether identical reads are served from the result cache (INSIGHTS_ANALYTICS_CACHE). */
+  cache: boolean;
 }
 
 declare module '../../core/config.js' {
@@ -80,6 +85,8 @@ export const analyticsModule = defineModule({
       ),
       INSIGHTS_ROLLUP_RETENTION_DAYS: optionalVar(intFromEnv(1, 36_500).default(400)),
       INSIGHTS_ROLLUP_MINUTE_RETENTION_DAYS: optionalVar(intFromEnv(1, 36_500).default(14)),
+      INSIGHTS_COUNT_CAP: optionalVar(intFromEnv(1, 100_000_000).default(COUNT_CAP)),
+      INSIGHTS_ANALYTICS_CACHE: optionalVar(booleanFromEnv.default(true)),
     },
     build: (env) => ({
       aggregateSchedule: env.INSIGHTS_AGGREGATE_SCHEDULE,
@@ -87,6 +94,8 @@ export const analyticsModule = defineModule({
       rollupRefreshMs: env.INSIGHTS_ROLLUP_REFRESH_INTERVAL,
       rollupRetentionDays: env.INSIGHTS_ROLLUP_RETENTION_DAYS,
       rollupMinuteRetentionDays: env.INSIGHTS_ROLLUP_MINUTE_RETENTION_DAYS,
+      countCap: env.INSIGHTS_COUNT_CAP,
+      cache: env.INSIGHTS_ANALYTICS_CACHE,
     }),
   }),
   setup({ services }) {
@@ -107,7 +116,10 @@ export const analyticsModule = defineModule({
     const stopActivities = services.live.on('activities.recorded', (batch) => noteBatch('activities', batch.records));
     return {
       services: {
-        analytics: new AnalyticsService(services.db, services.log, new RollupReader(services.db, tags), cache),
+        analytics: new AnalyticsService(services.db, services.log, new RollupReader(services.db, tags), cache, {
+          countCap: config.analytics.countCap,
+          cache: config.analytics.cache,
+        }),
         rollups,
       },
       jobs: [

@@ -89,3 +89,14 @@ export function percentileOf(fn: MeasureFunction): number | null {
   const match = /^p(\d\d)$/.exec(fn);
   return match ? Number(match[1]) / 100 : null;
 }
+
+/** Beyond this, a count the rollups cannot serve stops counting (a connection's totalCountExact is then false). */
+export const COUNT_CAP = 100_000;
+
+/** One read as the response's `extensions.analytics` reports it. */
+export interface ReadTrace {
+  family: Family;
+  path: ReadPath;
+  cached: boolean;
+  ms: number;
+}

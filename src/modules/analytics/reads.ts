@@ -1,7 +1,7 @@
 import type { Queryable } from '../../core/db/sql.js';
 import type { Family } from '../../core/records.js';
 import type { RecordFilter } from '../records/filters.js';
-import type { AggregateQuery, Interval } from './model.js';
+import type { AggregateQuery, Interval, ReadTrace } from './model.js';
 import { recordTimeRange } from './queries/recordTimeRange.js';
 import type { AnalyticsService } from './service.js';
 
@@ -35,7 +35,7 @@ export async function performanceTrends(
   analytics: AnalyticsService,
   db: Queryable,
   filter: RecordFilter,
-  options: { interval: Interval; groupByTag: string | null },
+  options: { interval: Interval; groupByTag: string | null; trace?: ReadTrace[] },
 ): Promise<PerformanceTrendPoint[]> {
   const range = await rangeOf(db, 'performanceMetrics', filter);
   if (!range) return [];
@@ -52,7 +52,7 @@ export async function performanceTrends(
       { fn: 'p99', field: 'responseTimeMs', as: 'p99' },
       { fn: 'errorRate' },
     ],
-  });
+  }, { trace: options.trace });
   return rows.map((row) => ({
     bucketStart: row.bucketStart,
     group: options.groupByTag ? (row.groups[options.groupByTag] ?? null) : null,
@@ -88,16 +88,17 @@ export async function userActivityStats(
   analytics: AnalyticsService,
   db: Queryable,
   filter: RecordFilter,
-  options: { top: number; timeZone: string },
+  options: { top: number; timeZone: string; trace?: ReadTrace[] },
 ): Promise<UserActivityStats> {
   const range = await rangeOf(db, 'activities', filter);
   if (!range) return { totalActivities: 0, uniqueUsers: 0, byType: [], byUser: [], byDay: [] };
   const base: Omit<AggregateQuery, 'measures'> = { family: 'activities', filter: { ...filter, from: undefined, to: undefined }, ...range };
+  const traced = { trace: options.trace };
   const [totals, byType, byUser, byDay] = await Promise.all([
-    analytics.aggregate({ ...base, measures: [{ fn: 'count' }, { fn: 'uniqueUsers' }] }),
-    analytics.aggregate({ ...base, groupBy: ['activityType'], measures: [{ fn: 'count' }], top: { measure: 'count', limit: options.top } }),
-    analytics.aggregate({ ...base, groupBy: ['userId'], measures: [{ fn: 'count' }], top: { measure: 'count', limit: options.top } }),
-    analytics.aggregate({ ...base, interval: 'DAY', timeZone: options.timeZone, measures: [{ fn: 'count' }] }),
+    analytics.aggregate({ ...base, measures: [{ fn: 'count' }, { fn: 'uniqueUsers' }] }, traced),
+    analytics.aggregate({ ...base, groupBy: ['activityType'], measures: [{ fn: 'count' }], top: { measure: 'count', limit: options.top } }, traced),
+    analytics.aggregate({ ...base, groupBy: ['userId'], measures: [{ fn: 'count' }], top: { measure: 'count', limit: options.top } }, traced),
+    analytics.aggregate({ ...base, interval: 'DAY', timeZone: options.timeZone, measures: [{ fn: 'count' }] }, traced),
   ]);
   const ranked = (rows: typeof byType.rows, dimension: string) =>
     rows
@@ -124,7 +125,12 @@ export interface ApplicationMetricStat {
   lastTimestamp: Date;
 }
 
-export async function applicationMetricStats(analytics: AnalyticsService, db: Queryable, filter: RecordFilter): Promise<ApplicationMetricStat[]> {
+export async function applicationMetricStats(
+  analytics: AnalyticsService,
+  db: Queryable,
+  filter: RecordFilter,
+  trace?: ReadTrace[],
+): Promise<ApplicationMetricStat[]> {
   const range = await rangeOf(db, 'applicationMetrics', filter);
   if (!range) return [];
   const { rows } = await analytics.aggregate({
@@ -133,7 +139,7 @@ export async function applicationMetricStats(analytics: AnalyticsService, db: Qu
     ...range,
     groupBy: ['appName', 'metricName'],
     measures: [{ fn: 'sum' }, { fn: 'avg' }, { fn: 'min' }, { fn: 'max' }, { fn: 'last' }, { fn: 'lastTimestamp' }],
-  });
+  }, { trace });
   return rows.map((row) => ({
     appName: row.groups.appName ?? '',
     metricName: row.groups.metricName ?? '',
@@ -145,4 +151,9 @@ export async function applicationMetricStats(analytics: AnalyticsService, db: Qu
     last: row.values.last ?? 0,
     lastTimestamp: new Date(row.values.lastTimestamp ?? 0),
   }));
+}
+
+/** The response extension where a request's analytics reads are reported (`extensions.analytics`). */
+export function traceOf(ctx: { extensions: Record<string, unknown> }): ReadTrace[] {
+  return ((ctx.extensions.analytics as ReadTrace[] | undefined) ??= []);
 }

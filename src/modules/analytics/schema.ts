@@ -4,7 +4,7 @@ import { parseFilter } from '../records/filters.js';
 import { FilterInputs } from '../records/schema.js';
 import { TAG_KEY } from './dimensions.js';
 import { INTERVALS } from './model.js';
-import { applicationMetricStats, performanceTrends, userActivityStats } from './reads.js';
+import { applicationMetricStats, performanceTrends, traceOf, userActivityStats } from './reads.js';
 import { MAX_AGGREGATE_ROWS } from './service.js';
 
 const MAX_TREND_POINTS = MAX_AGGREGATE_ROWS;
@@ -80,14 +80,14 @@ builder.queryFields((t) => ({
       const timeZone = args.timeZone ?? 'UTC';
       if (top < 1 || top > 1000) throw invalidInput('top', 'must be between 1 and 1000');
       if (!isKnownTimeZone(timeZone)) throw invalidInput('timeZone', 'must be an IANA time zone such as UTC or Europe/Paris');
-      return userActivityStats(ctx.analytics, ctx.db, parseFilter(args.filter), { top, timeZone });
+      return userActivityStats(ctx.analytics, ctx.db, parseFilter(args.filter), { top, timeZone, trace: traceOf(ctx) });
     },
   }),
   applicationMetricStats: t.field({
     type: [ApplicationMetricStat],
     description: 'Count, sum, avg, min, max and last value per application and metric name, ordered by application then name.',
     args: { filter: t.arg({ type: FilterInputs.applicationMetrics, description: 'Which records to aggregate; all when absent.' }) },
-    resolve: (_root, args, ctx) => applicationMetricStats(ctx.analytics, ctx.db, parseFilter(args.filter)),
+    resolve: (_root, args, ctx) => applicationMetricStats(ctx.analytics, ctx.db, parseFilter(args.filter), traceOf(ctx)),
   }),
   performanceTrends: t.field({
     type: [PerformanceTrendPoint],
@@ -106,7 +106,7 @@ builder.queryFields((t) => ({
     resolve: async (_root, args, ctx) => {
       const groupByTag = args.groupByTag ?? null;
       if (groupByTag !== null && !TAG_KEY.test(groupByTag)) throw invalidInput('groupByTag', 'must be 1-100 characters of [A-Za-z0-9_.:/-]');
-      return performanceTrends(ctx.analytics, ctx.db, parseFilter(args.filter), { interval: args.interval, groupByTag });
+      return performanceTrends(ctx.analytics, ctx.db, parseFilter(args.filter), { interval: args.interval, groupByTag, trace: traceOf(ctx) });
     },
   }),
 }));

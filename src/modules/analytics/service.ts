@@ -7,13 +7,19 @@ import {
   INTERVALS,
   MEASURE_FUNCTIONS,
   measureKey,
+  COUNT_CAP,
   type AggregateQuery,
   type AggregateResult,
   type AggregateRow,
   type Measure,
+  type ReadTrace,
 } from './model.js';
 import { roundAggregate } from './precision.js';
+import type { Family } from '../../core/records.js';
+import type { RecordFilter } from '../records/filters.js';
 import { aggregateRaw } from './queries/aggregateRaw.js';
+import { countCapped } from './queries/countCapped.js';
+import { rangeOf } from './reads.js';
 import type { ResultCache } from './rollups/cache.js';
 import type { RollupReader } from './rollups/reader.js';
 
@@ -84,6 +90,7 @@ export class AnalyticsService {
     private readonly log: Logger,
     private readonly reader: RollupReader,
     readonly cache: ResultCache,
+    private readonly options: { countCap: number; cache: boolean } = { countCap: COUNT_CAP, cache: true },
   ) {}
 
   /**
@@ -91,11 +98,11 @@ export class AnalyticsService {
    * else, when the rollups cannot serve it, one GROUP BY over raw rows. Which one served it is in `path`
    * and `cached`, and in a debug log line.
    */
-  async aggregate(query: AggregateQuery, options: { cache?: boolean; rollups?: boolean } = {}): Promise<AggregateResult> {
+  async aggregate(query: AggregateQuery, options: { cache?: boolean; rollups?: boolean; trace?: ReadTrace[] } = {}): Promise<AggregateResult> {
     const issues = aggregateQueryIssues(query, 'query');
     if (issues.length > 0) throw new InputValidationError(issues);
     const started = performance.now();
-    const useCache = options.cache !== false && options.rollups !== false;
+    const useCache = this.options.cache && options.cache !== false && options.rollups !== false;
     const cached = useCache ? await this.cache.get(query) : null;
     let result: AggregateResult;
     if (cached) {
@@ -106,11 +113,26 @@ export class AnalyticsService {
       result = { rows: this.finish(query, rows), path: rolled ? (rolled.mixed ? 'mixed' : 'rollup') : 'raw', cached: false };
       if (useCache) await this.cache.set(query, { rows: result.rows, path: result.path });
     }
-    this.log.debug(
-      { family: query.family, interval: query.interval ?? null, path: result.path, cached: result.cached, rows: result.rows.length, ms: Math.round(performance.now() - started) },
-      'analytics read',
-    );
+    const ms = Math.round((performance.now() - started) * 10) / 10;
+    options.trace?.push({ family: query.family, path: result.path, cached: result.cached, ms });
+    this.log.debug({ family: query.family, interval: query.interval ?? null, path: result.path, cached: result.cached, rows: result.rows.length, ms }, 'analytics read');
     return result;
+  }
+
+  /**
+   * How many records match a connection's filter. Exact, from the rollups (with raw rows for the open edges),
+   * when the filter can be read from them (time range, metric names, rollup tags, app, host, activity types or
+   * a user); otherwise counted on raw rows up to the cap (INSIGHTS_COUNT_CAP) and reported as not exact beyond it, so that a count
+   * never scans millions of rows.
+   */
+  async countRecords(family: Family, filter: RecordFilter): Promise<{ count: number; exact: boolean }> {
+    const range = await rangeOf(this.db, family, filter);
+    if (!range) return { count: 0, exact: true };
+    const query: AggregateQuery = { family, filter: { ...filter, from: undefined, to: undefined }, ...range, measures: [{ fn: 'count' }] };
+    const rolled = await this.reader.read(query);
+    if (rolled) return { count: rolled.rows.reduce((sum, row) => sum + row.count, 0), exact: true };
+    const count = await countCapped(this.db, family, filter, this.options.countCap);
+    return { count: Math.min(count, this.options.countCap), exact: count <= this.options.countCap };
   }
 
   /** Rates per second, rounding, one order for every path (bucket, then groups), the newest rows, and the top groups. */

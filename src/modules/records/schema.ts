@@ -4,6 +4,7 @@ import { FAMILIES, METRIC_KINDS, METRIC_TYPES, type Family } from '../../core/re
 import { builder } from '../../schema/builder.js';
 import type { Context } from '../../schema/context.js';
 import { assertIdCursors, CONNECTION_SIZES, parseRecordId, SHAREABLE, toModel } from '../../schema/helpers.js';
+import { COUNT_CAP } from '../analytics/model.js';
 import { parseFilter, prismaWhere } from './filters.js';
 import { idempotencyClaim } from './idempotency.js';
 import { isNullable, REGISTRY, type FamilyDescriptor, type FieldSpec, type GraphQLScalar } from './registry.js';
@@ -113,6 +114,26 @@ const delegateOf = (ctx: Context, descriptor: FamilyDescriptor) => ctx.db.prisma
 
 const NEWEST_FIRST = [{ timestamp: 'desc' as const }, { id: 'desc' as const }];
 
+// A connection's count, computed once per request and connection field: totalCount and totalCountExact both
+// read it (the latter through the connection's own totalCount, which holds the field's arguments).
+const counts = new WeakMap<object, Map<string, Promise<{ count: number; exact: boolean }>>>();
+const pathKey = (path: { key: string | number; prev: unknown } | undefined): string => {
+  const keys: (string | number)[] = [];
+  for (let at = path; at; at = at.prev as typeof path) keys.unshift(at.key);
+  return keys.join('.');
+};
+async function countOnce(ctx: Context, path: { key: string | number; prev: unknown }, family: Family, filter: unknown) {
+  let byPath = counts.get(ctx);
+  if (!byPath) counts.set(ctx, (byPath = new Map()));
+  const key = pathKey(path);
+  let pending = byPath.get(key);
+  if (!pending) {
+    pending = ctx.analytics.countRecords(family, parseFilter(filter));
+    byPath.set(key, pending);
+  }
+  return pending;
+}
+
 
 function defineFamily(descriptor: FamilyDescriptor) {
   const model = descriptor.model as 'SystemMetric';
@@ -177,11 +198,19 @@ function defineFamily(descriptor: FamilyDescriptor) {
             orderBy: NEWEST_FIRST,
           }) as never;
         },
-        totalCount: (_connection, args, ctx) =>
-          delegateOf(ctx, descriptor).count({ where: prismaWhere(parseFilter(args.filter), descriptor.family) }),
+        totalCount: async (_connection, args, ctx, info) => (await countOnce(ctx, info.path, descriptor.family, args.filter)).count,
       },
       {
         description: `A page of ${descriptor.graphql.list}, with the total number of records matching the filter.`,
+        fields: (t) => ({
+          totalCountExact: t.boolean({
+            description: `True when totalCount is exact: always when the filter can be counted from the rollups (time range, metric names, rollup tags, app, host, activity types, or a user). Otherwise rows are counted up to INSIGHTS_COUNT_CAP (default ${COUNT_CAP}); past it totalCount is that cap and this is false: there are at least that many.`,
+            resolve: async (connection, _args, ctx, info) => {
+              await (connection as { totalCount?: () => unknown }).totalCount?.();
+              return (await counts.get(ctx)?.get(pathKey(info.path.prev)))?.exact ?? true;
+            },
+          }),
+        }),
       },
       {
         description: `One record of ${descriptor.graphql.list} and its cursor.`,
