@@ -13,6 +13,7 @@ import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
 import { migrate } from './db/migrate.js';
 import { presentError, unauthenticated } from './errors.js';
+import { renderGraphiQL } from './http/graphiql.js';
 import { createRequestHandler } from './http/handler.js';
 import { hardeningPlugins, withoutSuggestions } from './http/hardening.js';
 import type { ServerContext } from './http/serverContext.js';
@@ -107,6 +108,8 @@ export function buildApp(config: Config, options: AppOptions = {}): App {
         title: 'Insights',
         defaultQuery: '{\n  currentSystemMetrics { metricName value unit tags timestamp }\n}\n',
       },
+      // From our own npm dependencies rather than a CDN, so that it also works without internet access.
+      renderGraphiQL,
       maskedErrors: {
         // Never attach original errors (stacks, SQL) to responses, whatever NODE_ENV says.
         isDev: false,

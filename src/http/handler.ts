@@ -9,6 +9,7 @@ import type { RateLimiter } from '../auth/rateLimiter.js';
 import { hasScope, type Principal } from '../auth/scopes.js';
 import type { Context, Services } from '../schema/context.js';
 import { BodyTooLargeError, readBody } from './body.js';
+import { GRAPHIQL_ASSETS_PATH, serveGraphiQLAsset } from './graphiql.js';
 import { healthReport } from './health.js';
 import type { ServerContext } from './serverContext.js';
 
@@ -116,7 +117,7 @@ export function createRequestHandler(options: HandlerOptions) {
     const incomingId = req.headers['x-request-id'];
     const requestId = typeof incomingId === 'string' && /^[\w.-]{1,100}$/.test(incomingId) ? incomingId : randomUUID();
     res.setHeader('x-request-id', requestId);
-    const path = (req.url ?? '/').split('?')[0];
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
     if ((path === '/health' || path === '/ready') && (req.method === 'GET' || req.method === 'HEAD')) {
       void probe(req, res, path === '/ready');
       return;
@@ -129,7 +130,9 @@ export function createRequestHandler(options: HandlerOptions) {
       inFlight.add(res);
       res.once('close', () => inFlight.delete(res));
     }
-    serveGraphQL(req, res, requestId).catch((error: unknown) => {
+    // GraphiQL's script, styles and editor workers: public static files (see graphiql.ts), before any key check.
+    const handle = path.startsWith(GRAPHIQL_ASSETS_PATH) ? serveGraphiQLAsset(req, res, path) : serveGraphQL(req, res, requestId);
+    handle.catch((error: unknown) => {
       services.log.error({ err: error, requestId }, 'request failed before GraphQL execution');
       if (!res.headersSent) refuse(req, res, 503, 'UNAVAILABLE', 'The service could not handle this request; retry shortly', { 'retry-after': '1' });
       else res.destroy();
