@@ -12,6 +12,7 @@ import { presentError, unauthenticated } from './core/errors.js';
 import { healthReport } from './core/health.js';
 import type { Services } from './core/module.js';
 import { FrontDoor } from './http/frontDoor.js';
+import { renderGraphiQL } from './http/graphiql.js';
 import { createRequestHandler } from './http/handler.js';
 import { hardeningPlugins, withoutSuggestions } from './http/hardening.js';
 import { LiveSessionGuard } from './http/liveSessionGuard.js';
@@ -117,6 +118,8 @@ export function buildApp(config: Config, options: AppOptions = {}): App {
         title: 'Insights',
         defaultQuery: '{\n  currentSystemMetrics { metricName value unit tags timestamp }\n}\n',
       },
+      // From our own npm dependencies rather than a CDN, so that it also works without internet access.
+      renderGraphiQL,
       maskedErrors: {
         // Never attach original errors (stacks, SQL) to responses, whatever NODE_ENV says.
         isDev: false,

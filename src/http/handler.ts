@@ -11,6 +11,7 @@ import type { HttpRoute, HttpRouteContext } from '../core/module.js';
 import { BodyTooLargeError, readBody } from './body.js';
 import type { FrontDoor } from './frontDoor.js';
 import type { LiveSessionGuard } from './liveSessionGuard.js';
+import { GRAPHIQL_ASSETS_PATH, serveGraphiQLAsset } from './graphiql.js';
 import type { ServerContext } from './serverContext.js';
 
 // The transport knows GraphQL only through yoga; the schema's context type is none of its business.
@@ -161,7 +162,7 @@ export function createRequestHandler(options: HandlerOptions) {
     const incomingId = req.headers['x-request-id'];
     const requestId = typeof incomingId === 'string' && /^[\w.-]{1,100}$/.test(incomingId) ? incomingId : randomUUID();
     res.setHeader('x-request-id', requestId);
-    const path = (req.url ?? '/').split('?')[0];
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
     if ((path === '/health' || path === '/ready') && (req.method === 'GET' || req.method === 'HEAD')) {
       void probe(req, res, path === '/ready');
       return;
@@ -175,7 +176,12 @@ export function createRequestHandler(options: HandlerOptions) {
       inFlight.add(res);
       res.once('close', () => inFlight.delete(res));
     }
-    const served = route ? route.handle(req, res, routeContext(req, res, requestId)) : serveGraphQL(req, res, requestId);
+    // GraphiQL's script, styles and editor workers: public static files (see graphiql.ts), before any key check.
+    const served = path?.startsWith(GRAPHIQL_ASSETS_PATH)
+      ? serveGraphiQLAsset(req, res, path)
+      : route
+        ? route.handle(req, res, routeContext(req, res, requestId))
+        : serveGraphQL(req, res, requestId);
     served.catch((error: unknown) => {
       options.log.error({ err: error, requestId }, 'request failed before GraphQL execution');
       if (!res.headersSent) refuseWith(req, res, 'UNAVAILABLE', 'The service could not handle this request; retry shortly', { 'retry-after': '1' });

@@ -1,9 +1,11 @@
+import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
+import { promisify } from 'node:util';
+import type { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
-import { PrismaPGlite } from 'pglite-prisma-adapter';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { PrismaClient } from '../../generated/prisma/client.js';
@@ -20,6 +22,8 @@ export interface Database extends Queryable {
   ping(): Promise<void>;
   close(): Promise<void>;
 }
+
+const execFileAsync = promisify(execFile);
 
 // Any constant: the lock only has to be the same number on every instance sharing a database.
 const MIGRATION_LOCK_ID = 7_271_301;
@@ -147,12 +151,59 @@ async function lockDataDirectory(dataDir: string): Promise<() => Promise<void>> 
   throw new DataDirectoryInUseError(`Could not lock the embedded database in ${dataDir}`);
 }
 
+/**
+ * PGlite runs PostgreSQL inside a WASM heap, and everything PostgreSQL allocates there stays resident. Its default
+ * shared_buffers (128 MB) is touched in full when the engine starts, so it alone made 128 MB of the idle service's
+ * memory. 32 MB of buffer cache is plenty for one embedded instance: pages beyond it are read back from the data
+ * directory through the operating system's file cache. (The heap's initial size, `initialMemory`, cannot go below
+ * the 128 MB that pglite.wasm declares, and untouched pages of it cost nothing anyway.)
+ */
+const pgliteOptions = (engine: typeof PGlite) => ({
+  startParams: [...engine.defaultStartParams, '-c', 'shared_buffers=32MB'],
+});
+
+/**
+ * Creating a new data directory runs initdb in a second, temporary PGlite engine plus initdb's own WASM module.
+ * Their heaps (some 500 MB) would stay allocated until a garbage collection that an idle service may never have,
+ * and even a worker thread leaves ~200 MB of freed memory in the allocator. So a new directory is created by a
+ * short-lived child process, which returns all of it to the system when it exits, and then opened here.
+ */
+async function initPgliteDirectory(dataDir: string, options: ReturnType<typeof pgliteOptions>): Promise<void> {
+  const exists = await fs
+    .access(path.join(dataDir, 'PG_VERSION'))
+    .then(() => true)
+    .catch(() => false);
+  if (exists) return;
+  const script = `const { PGlite } = require(process.env.INSIGHTS_PGLITE_MODULE);
+    PGlite.create(process.env.INSIGHTS_PGLITE_DIR, JSON.parse(process.env.INSIGHTS_PGLITE_OPTIONS))
+      .then((db) => db.close())
+      .then(() => process.exit(0), (error) => { process.stderr.write(String((error && error.stack) || error)); process.exit(1); });`;
+  try {
+    await execFileAsync(process.execPath, ['-e', script], {
+      env: {
+        ...process.env,
+        INSIGHTS_PGLITE_MODULE: createRequire(import.meta.url).resolve('@electric-sql/pglite'),
+        INSIGHTS_PGLITE_DIR: dataDir,
+        INSIGHTS_PGLITE_OPTIONS: JSON.stringify(options),
+      },
+      timeout: 120_000,
+    });
+  } catch (error) {
+    const stderr = (error as { stderr?: string }).stderr?.trim();
+    throw new Error(`Could not create the embedded database in ${dataDir}: ${stderr || String(error)}`);
+  }
+}
+
 async function openPglite(dataDir: string, log: Logger): Promise<Database> {
+  // Loaded here rather than at the top: a service on PostgreSQL never needs the embedded engine (~15 MB resident).
+  const [{ PGlite: engine }, { PrismaPGlite }] = await Promise.all([import('@electric-sql/pglite'), import('pglite-prisma-adapter')]);
+  const options = pgliteOptions(engine);
   await fs.mkdir(dataDir, { recursive: true });
   const unlock = await lockDataDirectory(dataDir);
   let db: PGlite;
   try {
-    db = await PGlite.create(dataDir);
+    await initPgliteDirectory(dataDir, options);
+    db = await engine.create(dataDir, options);
   } catch (error) {
     await unlock();
     throw error;
