@@ -221,7 +221,7 @@ export class RuleService {
   }
 
   async create(actor: Actor, input: RuleInput, options: { action?: string; tx?: Queryable } = {}): Promise<RuleRecord> {
-    const values = checkRule(input, null, await this.channelNames());
+    const values = checkRule(input, null, await this.channelNames(options.tx));
     const write = async (tx: Queryable) => {
       const [row] = await tx.query<RuleRecord>(sql`/* alerts.createRule */
         INSERT INTO alert_rules (id, name, description, kind, condition, family, for_seconds, keep_firing_for_seconds, window_seconds, severity,
