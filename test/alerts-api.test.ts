@@ -117,6 +117,33 @@ describe('alerting API (postgres)', () => {
     expect(read.alertRule.health.state).toBe('NO_DATA');
   });
 
+  it('fires an ANOMALY rule on a spike against its trailing baseline, and not on ordinary values', async () => {
+    const t0 = baseTime();
+    const samples = [];
+    // Two hours of one sample a minute around 100, then a jump to 160 in the last three minutes.
+    for (let minute = 130; minute >= 1; minute -= 1) {
+      const value = minute <= 3 ? 160 : 100 + (((minute * 7) % 5) - 2);
+      samples.push({ name: 'anomaly_latency', value, at: new Date(t0 - minute * 60 * S + 30 * S) });
+    }
+    await recordSystem(server, samples);
+    const created = await server.query<{ createAlertRule: { id: string; kind: string } }, never>(CREATE_RULE as never, {
+      input: { name: 'latency_anomaly', condition: 'anomaly(avg(anomaly_latency[2m]), model=mad, baseline=2h, min_points=20, direction=up)', groupBy: [] },
+    } as never);
+    expect(created.createAlertRule.kind).toBe('ANOMALY');
+    const ALERT = `query($id: ID!) { alertRule(id: $id) { health { state seriesCount } activeAlerts { status value score annotations } } }`;
+    await server.app.services.alerting.tick(new Date(t0 - 10 * 60 * S));
+    const quiet = await server.query<{ alertRule: { health: { state: string; seriesCount: number }; activeAlerts: unknown[] } }, never>(ALERT as never, { id: created.createAlertRule.id } as never);
+    expect(quiet.alertRule.health).toEqual({ state: 'INACTIVE', seriesCount: 1 });
+    await server.app.services.alerting.tick(new Date(t0));
+    const spiked = await server.query<{ alertRule: { activeAlerts: { status: string; value: number; score: number; annotations: { summary: string } }[] } }, never>(ALERT as never, {
+      id: created.createAlertRule.id,
+    } as never);
+    expect(spiked.alertRule.activeAlerts).toHaveLength(1);
+    expect(spiked.alertRule.activeAlerts[0]).toMatchObject({ status: 'FIRING', value: 160 });
+    expect(spiked.alertRule.activeAlerts[0]!.score).toBeGreaterThan(3);
+    expect(spiked.alertRule.activeAlerts[0]!.annotations.summary).toMatch(/^avg\(anomaly_latency\[2m\]\) is 160, expected about 100(\.\d+)? \(z = [\d.]+\)$/);
+  });
+
   it('refuses URLs that are not http(s) or reach private addresses, at save time and again at send time', async () => {
     const strict = await startTestServer('postgres', { label: 'alerts_ssrf', databaseUrl: server.databaseUrl, env: { ...env, INSIGHTS_ALERT_ALLOW_PRIVATE_URLS: 'false' } });
     try {
