@@ -151,6 +151,7 @@ describe('the insights command line', () => {
       ['collect-system-metrics', 'ok'],
       ['retention', 'ok'],
       ['aggregate-application-metrics', 'failed'],
+      ['evaluate-alerts', 'ok'],
     ]);
 
     const disabled = await insights(['check-monitoring'], { ...env, MONITORING_ENABLED: 'false' });

@@ -236,7 +236,7 @@ describe.each(BACKENDS)('scheduled jobs on %s', (backend) => {
     expect(logged).toMatchObject({ job: 'flaky', runId: failed!.id, trigger: 'SCHEDULED', err: expect.objectContaining({ message: 'disk on fire' }) });
     expect(new Date(logged!.scheduledAt as string)).toEqual(failed!.scheduledAt);
     // The service itself never noticed.
-    expect((await server.query(JobsOverview)).jobs).toHaveLength(3);
+    expect((await server.query(JobsOverview)).jobs).toHaveLength(4); // the three above and evaluate-alerts
   });
 
   it('skips a tick that comes while the previous run is still going, instead of doubling it', async () => {
@@ -444,6 +444,7 @@ describe.each(BACKENDS)('scheduled jobs on %s', (backend) => {
       { name: 'collect-system-metrics', schedule: '1s', scope: 'HOST', enabled: false, nextRunAt: null },
       { name: 'retention', schedule: '0 3 * * *', scope: 'CLUSTER', enabled: false, nextRunAt: null },
       { name: 'aggregate-application-metrics', schedule: '*/5 * * * *', scope: 'CLUSTER', enabled: false, nextRunAt: null },
+      { name: 'evaluate-alerts', schedule: '15s', scope: 'CLUSTER', enabled: false, nextRunAt: null },
     ]);
     expect(jobs[1]!.lastRun).toMatchObject({ id: runJob.id, status: 'SUCCEEDED', host: HOST });
     expect(jobs.every((job) => job.description.length > 20)).toBe(true);

@@ -8,9 +8,10 @@ import type { AlertingService } from './service.js';
  * not), the last evaluation, and deliveries that failed for good.
  *
  * A channel that is not configured is a note, not a problem: the environment's email/slack/sms are optional,
- * and a rule naming one that is unset simply skips it. A rule that cannot be evaluated (ERROR), an enabled rule
- * whose every channel is unconfigured (its alerts reach no one) and notifications given up in the last hour are
- * problems: they mean someone will not be told.
+ * and a rule naming one that is unset simply skips it (even a rule none of whose channels is configured, as the
+ * default rules on a fresh install without SMTP_URL or SLACK_WEBHOOK_URL: its alerts are still in the API and in
+ * alertEvents). A rule that cannot be evaluated (ERROR) and notifications given up in the last hour are problems:
+ * they mean a condition is not watched, or someone was not told.
  */
 export function alertsCheck(alerting: AlertingService): MonitoringCheck {
   return async (services, now) => {
@@ -41,7 +42,7 @@ export function alertsCheck(alerting: AlertingService): MonitoringCheck {
     }
     for (const rule of enabled) {
       if (rule.channels.length === 0) notes.push(`alert rule ${rule.name} has no channel: its alerts are only visible in the API`);
-      else if (!rule.channels.some((name) => configured.get(name)?.configured)) problems.push(`alert rule ${rule.name} notifies no one: none of its channels (${rule.channels.join(', ')}) is configured`);
+      else if (!rule.channels.some((name) => configured.get(name)?.configured)) notes.push(`alert rule ${rule.name} notifies no one: none of its channels (${rule.channels.join(', ')}) is configured`);
     }
     if ((failed?.count ?? 0) > 0) problems.push(`${failed!.count} alert notification(s) failed for good in the last hour (see alertNotifications)`);
 
