@@ -468,7 +468,7 @@ describe.each(BACKENDS)('scheduled jobs on %s', (backend) => {
 
     const reader = await createKey(server.app.services, { name: 'job reader', scopes: ['READ'] });
     const writer = await createKey(server.app.services, { name: 'job writer', scopes: ['READ', 'INGEST'] });
-    expect((await server.request(JobsOverview, undefined, { key: reader.key })).data?.jobs).toHaveLength(3);
+    expect((await server.request(JobsOverview, undefined, { key: reader.key })).data?.jobs).toHaveLength(4);
     for (const key of [reader.key, writer.key]) {
       const refused = await server.request(JobsRunNow, { name: 'retention' }, { key });
       expect(refused.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
