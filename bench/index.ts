@@ -11,6 +11,7 @@ import {
   type RunningService,
   type ScratchDatabase,
 } from './harness.js';
+import { runAlertsBenchmark } from './alerts.js';
 import { runFanoutBenchmark } from './fanout.js';
 import { runIngestBenchmark } from './ingest.js';
 
@@ -21,7 +22,7 @@ import { runIngestBenchmark } from './ingest.js';
 
 const USAGE = `Usage: npm run bench -- [options]
 
-  --only NAME    run one benchmark: fanout or ingest (default: both, fanout first)
+  --only NAME    run one benchmark: fanout, ingest or alerts (default: all, in that order)
 
   Fan-out (live subscriptions):
   --subscribers N     WebSocket subscribers on the one service instance (default 1000)
@@ -34,13 +35,19 @@ const USAGE = `Usage: npm run bench -- [options]
   --batch N      records per recordSystemMetrics request (default 1000)
   --warmup N     untimed GraphQL batches before the timed run (default 5)
 
+  Alerts (time to notify; evaluation cost of many rules):
+  --alert-rows N       system metric rows generated for the evaluation cost (default 2000000)
+  --alert-rules N      enabled rules evaluated (default 1000)
+  --alert-crossings N  threshold crossings timed end to end (default 6)
+  --alert-interval S   INSIGHTS_ALERT_EVAL_INTERVAL of the time-to-notify run, in seconds (default 5)
+
   --redis        publish through Redis (REDIS_URL or redis://127.0.0.1:6379) instead of in-process
   --timeout S    give up after S seconds, cleaning up first (default 600)
 
 The admin connection used to create and drop the scratch database is DATABASE_URL,
 or ${DEFAULT_ADMIN_URL}.`;
 
-const BENCHMARKS = ['fanout', 'ingest'] as const;
+const BENCHMARKS = ['fanout', 'ingest', 'alerts'] as const;
 type Benchmark = (typeof BENCHMARKS)[number];
 
 interface Options {
@@ -54,6 +61,10 @@ interface Options {
   warmup: number;
   redis: boolean;
   timeoutSeconds: number;
+  alertRows: number;
+  alertRules: number;
+  alertCrossings: number;
+  alertInterval: number;
 }
 
 function positiveInteger(name: string, raw: string, min: number, max: number): number {
@@ -80,6 +91,10 @@ function parseOptions(argv: string[]): Options | 'help' {
       warmup: { type: 'string', default: '5' },
       redis: { type: 'boolean', default: false },
       timeout: { type: 'string', default: '600' },
+      'alert-rows': { type: 'string', default: '2000000' },
+      'alert-rules': { type: 'string', default: '1000' },
+      'alert-crossings': { type: 'string', default: '6' },
+      'alert-interval': { type: 'string', default: '5' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -108,6 +123,10 @@ function parseOptions(argv: string[]): Options | 'help' {
     warmup: positiveInteger('warmup', values.warmup, 0, 1000),
     redis: values.redis,
     timeoutSeconds: positiveInteger('timeout', values.timeout, 10, 86_400),
+    alertRows: positiveInteger('alert-rows', values['alert-rows'], 1000, 50_000_000),
+    alertRules: positiveInteger('alert-rules', values['alert-rules'], 1, 20_000),
+    alertCrossings: positiveInteger('alert-crossings', values['alert-crossings'], 1, 100),
+    alertInterval: positiveInteger('alert-interval', values['alert-interval'], 1, 300),
   };
 }
 
@@ -229,6 +248,27 @@ async function main(): Promise<number> {
     if (ingest && ingest.problems.length > 0) {
       exitCode = 1;
       for (const problem of ingest.problems) process.stderr.write(`FAILED: ${problem}\n`);
+    }
+    if (runs('alerts')) {
+      if (runs('ingest') || runs('fanout')) print('');
+      // Its own scratch databases and service processes: one with its timers on, one driven by runJob.
+      const alerts = await untilAborted(
+        runAlertsBenchmark({
+          adminUrl,
+          rows: options.alertRows,
+          rules: options.alertRules,
+          crossings: options.alertCrossings,
+          intervalSeconds: options.alertInterval,
+          ticks: 10,
+          signal: deadline.signal,
+          print,
+        }),
+        deadline.signal,
+      );
+      if (alerts.problems.length > 0) {
+        exitCode = 1;
+        for (const problem of alerts.problems) process.stderr.write(`FAILED: ${problem}\n`);
+      }
     }
   } catch (error) {
     exitCode = 1;

@@ -153,6 +153,7 @@ describe('the insights command line', () => {
       ['maintain-partitions', 'ok'],
       ['aggregate-application-metrics', 'failed'],
       ['prune-rollups', 'ok'],
+      ['evaluate-alerts', 'ok'],
     ]);
 
     const disabled = await insights(['check-monitoring'], { ...env, MONITORING_ENABLED: 'false' });
@@ -184,7 +185,7 @@ describe('the insights command line', () => {
     }
     const unknownJob = capture(false);
     expect(await runCli(['run-job', 'reindex'], env, unknownJob)).toBe(2);
-    expect(unknownJob.stderr).toMatch(/unknown job "reindex"; known jobs: collect-system-metrics, retention, maintain-partitions, aggregate-application-metrics, prune-rollups/);
+    expect(unknownJob.stderr).toMatch(/unknown job "reindex"; known jobs: collect-system-metrics, retention, maintain-partitions, aggregate-application-metrics, prune-rollups, evaluate-alerts/);
     const badConfig = capture(false);
     expect(await runCli(['check-monitoring'], { ...env, INSIGHTS_RETENTION_SCHEDULE: 'nightly' }, badConfig)).toBe(2);
     expect(badConfig.stderr).toMatch(/INSIGHTS_RETENTION_SCHEDULE: must be a cron expression/);

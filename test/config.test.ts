@@ -32,6 +32,7 @@ describe('loadConfig', () => {
       graphqlLimits: { maxDepth: 25, maxCost: 100_000, maxAliases: 20, maxDirectives: 50, maxTokens: 50_000 },
       rateLimits: { READ: 100, INGEST: 500, ADMIN: 500, burstSeconds: 2 },
       monitoringEnabled: true,
+      // The alerting module's section (src/modules/alerts/config.ts): the thresholds and channels of its defaults.
       alerts: {
         emailRecipients: [],
         slackWebhookUrl: undefined,
@@ -39,7 +40,31 @@ describe('loadConfig', () => {
         highErrorRatePercent: 5,
         cpuWarningPercent: 80,
         cpuCriticalPercent: 90,
+        smtpUrl: undefined,
+        smsWebhookUrl: undefined,
+        smsRecipients: [],
+        evalSchedule: '15s',
+        allowPrivateUrls: false,
+        delivery: { concurrency: 4, maxAttempts: 8, timeoutMs: 10_000 },
       },
+    });
+    expect(loadConfig({}).alerts.emailFrom).toMatch(/^Insights <insights@[a-z0-9.-]+>$/);
+    expect(
+      loadConfig({
+        SMTP_URL: 'smtps://user:pass@mail.example.com:465',
+        ALERT_EMAIL_FROM: 'Ops <ops@example.com>',
+        SMS_WEBHOOK_URL: 'https://sms.example.com/send',
+        SMS_RECIPIENTS: '+33 6 12 34 56 78, +15551234567',
+        INSIGHTS_ALERT_EVAL_INTERVAL: '30s',
+        INSIGHTS_ALERT_ALLOW_PRIVATE_URLS: 'true',
+      }).alerts,
+    ).toMatchObject({
+      smtpUrl: 'smtps://user:pass@mail.example.com:465',
+      emailFrom: 'Ops <ops@example.com>',
+      smsWebhookUrl: 'https://sms.example.com/send',
+      smsRecipients: ['+33612345678', '+15551234567'],
+      evalSchedule: '30s',
+      allowPrivateUrls: true,
     });
   });
 
@@ -152,6 +177,12 @@ describe('loadConfig', () => {
     ['HIGH_ERROR_RATE_THRESHOLD', '101'],
     ['CPU_WARNING_THRESHOLD', '-1'],
     ['CPU_CRITICAL_THRESHOLD', 'hot'],
+    ['SMTP_URL', 'http://mail.example.com'],
+    ['ALERT_EMAIL_FROM', 'not an address'],
+    ['SMS_WEBHOOK_URL', 'ftp://sms.example.com'],
+    ['SMS_RECIPIENTS', '+33612345678,call me'],
+    ['INSIGHTS_ALERT_EVAL_INTERVAL', 'often'],
+    ['INSIGHTS_ALERT_ALLOW_PRIVATE_URLS', 'maybe'],
     ['LOG_LEVEL', 'verbose'],
     ['NODE_ENV', 'staging'],
     ['INSIGHTS_ADMIN_KEY', 'short'],

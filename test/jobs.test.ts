@@ -236,7 +236,7 @@ describe.each(BACKENDS)('scheduled jobs on %s', (backend) => {
     expect(logged).toMatchObject({ job: 'flaky', runId: failed!.id, trigger: 'SCHEDULED', err: expect.objectContaining({ message: 'disk on fire' }) });
     expect(new Date(logged!.scheduledAt as string)).toEqual(failed!.scheduledAt);
     // The service itself never noticed.
-    expect((await server.query(JobsOverview)).jobs).toHaveLength(5);
+    expect((await server.query(JobsOverview)).jobs).toHaveLength(6);
   });
 
   it('skips a tick that comes while the previous run is still going, instead of doubling it', async () => {
@@ -446,6 +446,7 @@ describe.each(BACKENDS)('scheduled jobs on %s', (backend) => {
       { name: 'maintain-partitions', schedule: '15 0 * * *', scope: 'CLUSTER', enabled: false, nextRunAt: null },
       { name: 'aggregate-application-metrics', schedule: '*/5 * * * *', scope: 'CLUSTER', enabled: false, nextRunAt: null },
       { name: 'prune-rollups', schedule: '30 3 * * *', scope: 'CLUSTER', enabled: false, nextRunAt: null },
+      { name: 'evaluate-alerts', schedule: '15s', scope: 'CLUSTER', enabled: false, nextRunAt: null },
     ]);
     expect(jobs[1]!.lastRun).toMatchObject({ id: runJob.id, status: 'SUCCEEDED', host: HOST });
     expect(jobs.every((job) => job.description.length > 20)).toBe(true);
@@ -464,12 +465,12 @@ describe.each(BACKENDS)('scheduled jobs on %s', (backend) => {
 
     for (const response of [await server.request(JobsRunNow, { name: 'reindex' }), await server.request(JobsHistory, { name: 'reindex' })]) {
       expect(response.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', issues: [expect.objectContaining({ field: 'name' })] });
-      expect(response.errors?.[0]?.message).toMatch(/unknown job "reindex"; known jobs: collect-system-metrics, retention, maintain-partitions, aggregate-application-metrics, prune-rollups/);
+      expect(response.errors?.[0]?.message).toMatch(/unknown job "reindex"; known jobs: collect-system-metrics, retention, maintain-partitions, aggregate-application-metrics, prune-rollups, evaluate-alerts/);
     }
 
     const reader = await createKey(server.app.services, { name: 'job reader', scopes: ['READ'] });
     const writer = await createKey(server.app.services, { name: 'job writer', scopes: ['READ', 'INGEST'] });
-    expect((await server.request(JobsOverview, undefined, { key: reader.key })).data?.jobs).toHaveLength(5);
+    expect((await server.request(JobsOverview, undefined, { key: reader.key })).data?.jobs).toHaveLength(6);
     for (const key of [reader.key, writer.key]) {
       const refused = await server.request(JobsRunNow, { name: 'retention' }, { key });
       expect(refused.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');

@@ -94,12 +94,6 @@ const coreVariables = {
   MONITORING_ENABLED: optionalVar(booleanFromEnv.default(true)),
   INSIGHTS_HOSTNAME: optionalVar(z.string().trim().max(255, { message: 'must be at most 255 characters' }).optional()),
   INSIGHTS_ENVIRONMENT: optionalVar(z.string().trim().max(100, { message: 'must be at most 100 characters' }).optional()),
-  ALERT_EMAIL_RECIPIENTS: optionalVar(emailListFromEnv.default([])),
-  SLACK_WEBHOOK_URL: optionalVar(z.string().url({ message: 'must be a URL' }).optional()),
-  SLOW_QUERY_THRESHOLD_MS: optionalVar(intFromEnv(1, 3_600_000).default(1000)),
-  HIGH_ERROR_RATE_THRESHOLD: optionalVar(numberFromEnv(0, 100).default(5)),
-  CPU_WARNING_THRESHOLD: optionalVar(numberFromEnv(0, 100).default(80)),
-  CPU_CRITICAL_THRESHOLD: optionalVar(numberFromEnv(0, 100).default(90)),
 } satisfies z.ZodRawShape;
 
 type CoreEnv = z.output<z.ZodObject<typeof coreVariables>>;
@@ -123,14 +117,6 @@ export interface CoreConfig {
   monitoringEnabled: boolean;
   /** What names this instance's machine (tags.host of collected metrics, job run records, lock keys). */
   instance: { hostName: string; environment: string | undefined };
-  alerts: {
-    emailRecipients: string[];
-    slackWebhookUrl: string | undefined;
-    slowQueryThresholdMs: number;
-    highErrorRatePercent: number;
-    cpuWarningPercent: number;
-    cpuCriticalPercent: number;
-  };
 }
 
 /**
@@ -202,20 +188,7 @@ function buildCore(env: CoreEnv): CoreConfig {
     },
     monitoringEnabled: env.MONITORING_ENABLED,
     instance: { hostName: env.INSIGHTS_HOSTNAME ?? os.hostname(), environment: env.INSIGHTS_ENVIRONMENT },
-    alerts: {
-      emailRecipients: env.ALERT_EMAIL_RECIPIENTS,
-      slackWebhookUrl: env.SLACK_WEBHOOK_URL,
-      slowQueryThresholdMs: env.SLOW_QUERY_THRESHOLD_MS,
-      highErrorRatePercent: env.HIGH_ERROR_RATE_THRESHOLD,
-      cpuWarningPercent: env.CPU_WARNING_THRESHOLD,
-      cpuCriticalPercent: env.CPU_CRITICAL_THRESHOLD,
-    },
   };
-}
-
-function coreChecks(env: Partial<CoreEnv>): string[] {
-  const { CPU_WARNING_THRESHOLD: warning, CPU_CRITICAL_THRESHOLD: critical } = env;
-  return warning !== undefined && critical !== undefined && warning > critical ? ['CPU_WARNING_THRESHOLD: must not be above CPU_CRITICAL_THRESHOLD'] : [];
 }
 
 /**
@@ -239,7 +212,7 @@ function parseVariables(shape: z.ZodRawShape, environment: Environment): { value
  */
 export function loadConfigWith(environment: Environment, sections: readonly ConfigSection[]): Config {
   const core = parseVariables(coreVariables, environment);
-  const problems = [...core.problems, ...coreChecks(core.values as Partial<CoreEnv>)];
+  const problems = [...core.problems];
   const parsedSections = sections.map((section) => {
     const parsed = parseVariables(section.variables, environment);
     problems.push(...parsed.problems, ...(section.check?.(parsed.values as never) ?? []));

@@ -1,4 +1,5 @@
 import type { AppModule } from '../core/module.js';
+import { alertsModule } from './alerts/index.js';
 import { analyticsModule } from './analytics/index.js';
 import { apiKeysModule } from './apiKeys/index.js';
 import { auditModule } from './audit/index.js';
@@ -19,5 +20,6 @@ export const MODULES: readonly AppModule[] = [
   systemModule,
   retentionModule,
   analyticsModule,
+  alertsModule,
   jobsModule,
 ];

@@ -1,6 +1,6 @@
 /**
- * The report as an e-mail (a nodemailer message), and a small SMTP mailer that other modules (the alerting
- * module's EMAIL channel) can reuse.
+ * The report as an e-mail (a nodemailer message); it is sent with the shared SMTP mailer
+ * (src/modules/notifications/mailer.ts), which the alerting module's EMAIL channel uses too.
  *
  * What the message holds:
  * - `html`: the e-mail variant of the report ({@link renderHtml} with `variant: 'email'`): inline styles on
@@ -12,7 +12,7 @@
  *   standalone HTML report with its charts (`insights-report-<type>-<date>.html`), which opens in any
  *   browser and prints to PDF.
  */
-import nodemailer, { type SendMailOptions } from 'nodemailer';
+import type { SendMailOptions } from 'nodemailer';
 
 import { renderCsv } from './csv.js';
 import { isoDate, oneLine, reportTitle, typeWord } from './format.js';
@@ -81,70 +81,5 @@ export function composeReportEmail(data: ReportData, options: ComposeReportEmail
 
 // ------------------------------------------------------------------------------------------------ mailer
 
-export interface SendResult {
-  messageId: string;
-  /** Recipient addresses the server accepted / rejected. */
-  accepted: string[];
-  rejected: string[];
-  /** The server's last answer, e.g. `250 OK: queued`. */
-  response: string;
-}
-
-export interface Mailer {
-  sendMail(message: SendMailOptions): Promise<SendResult>;
-  /** Connects and authenticates, to check the configuration; throws when the server cannot be used. */
-  verify(): Promise<void>;
-  close(): void;
-}
-
-export interface MailerOptions {
-  /** Milliseconds to wait for the connection, the greeting, and socket inactivity (default 10 s, 10 s, 30 s). */
-  connectionTimeoutMs?: number;
-  greetingTimeoutMs?: number;
-  socketTimeoutMs?: number;
-}
-
-function address(a: unknown): string {
-  if (typeof a === 'string') return a;
-  if (a && typeof a === 'object' && 'address' in a) return String((a as { address: unknown }).address);
-  return String(a);
-}
-
-/**
- * An SMTP mailer from a connection URL: `smtp://[user:pass@]host[:port]` (STARTTLS when the server offers
- * it) or `smtps://…` (TLS from the start). Query parameters are nodemailer's (e.g. `?requireTLS=true`).
- */
-export function createMailer(smtpUrl: string, options: MailerOptions = {}): Mailer {
-  let url: URL;
-  try {
-    url = new URL(smtpUrl);
-  } catch {
-    throw new Error('createMailer: the SMTP URL is not a valid URL (expected smtp://host:port or smtps://host:port)');
-  }
-  if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') {
-    throw new Error(`createMailer: unsupported protocol ${url.protocol} (expected smtp: or smtps:)`);
-  }
-  const transport = nodemailer.createTransport({
-    url: smtpUrl,
-    connectionTimeout: options.connectionTimeoutMs ?? 10_000,
-    greetingTimeout: options.greetingTimeoutMs ?? 10_000,
-    socketTimeout: options.socketTimeoutMs ?? 30_000,
-  });
-  return {
-    async sendMail(message) {
-      const info = await transport.sendMail(message);
-      return {
-        messageId: info.messageId,
-        accepted: (info.accepted ?? []).map(address),
-        rejected: (info.rejected ?? []).map(address),
-        response: info.response,
-      };
-    },
-    async verify() {
-      await transport.verify();
-    },
-    close() {
-      transport.close();
-    },
-  };
-}
+// The SMTP mailer lives in src/modules/notifications/mailer.ts, shared with the alerting module's EMAIL channel.
+export { createMailer, type Mailer, type MailerOptions, type SendResult } from '../../notifications/mailer.js';

@@ -1,0 +1,82 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { baseTime, recordSystem, startReceiver, type Receiver } from './support/alerts.js';
+import { REDIS_URL } from './support/databases.js';
+import { startTestServer, type TestServer } from './support/server.js';
+import { connectSubscriptions, settle } from './support/subscriptions.js';
+
+// Two instances on one PostgreSQL (and one Redis): every tick is attempted by both, as their timers would; the
+// notification log in the database makes each step one notification, not two, and alert events reach the
+// subscribers of both instances.
+
+const S = 1000;
+
+describe('alerting on two instances sharing one database', () => {
+  let a: TestServer;
+  let b: TestServer;
+  let receiver: Receiver;
+  beforeAll(async () => {
+    receiver = await startReceiver();
+    const topicPrefix = `alerts-cluster-${randomBytes(4).toString('hex')}:`;
+    const env = { INSIGHTS_ALERT_ALLOW_PRIVATE_URLS: 'true', REDIS_URL };
+    a = await startTestServer('postgres', { label: 'alerts_cluster', env, appOptions: { topicPrefix } });
+    b = await startTestServer('postgres', { label: 'alerts_cluster_b', env, databaseUrl: a.databaseUrl, appOptions: { topicPrefix } });
+  });
+  afterAll(async () => {
+    await b?.stop();
+    await a?.destroy();
+    await receiver?.close();
+  });
+
+  it('sends one notification per step (firing, resolved), whoever evaluates, and streams events from either instance', async () => {
+    const t0 = baseTime();
+    await a.query(`mutation($input: AlertChannelInput!) { createAlertChannel(input: $input) { id } }` as never, {
+      input: { name: 'cluster-hook', type: 'WEBHOOK', config: { url: `${receiver.url}/cluster` } },
+    } as never);
+    await a.query(`mutation($input: AlertRuleInput!) { createAlertRule(input: $input) { id } }` as never, {
+      input: { name: 'cluster_cpu', condition: 'cluster_cpu > 80', window: '1m', for: '30s', groupWait: '0s', groupInterval: '30s', channels: ['cluster-hook'] },
+    } as never);
+
+    const client = connectSubscriptions(b.url);
+    await client.connected;
+    const events = client.subscribe<{ alertEvents: { type: string; alert: { ruleName: string } } }>(`subscription { alertEvents { type alert { ruleName } } }`);
+    await settle();
+
+    // Both instances' timers fire every tick; both delivery loops run.
+    const tick = async (at: number) => {
+      const runs = await Promise.all([a, b].map((server) => server.app.services.scheduler.tick('evaluate-alerts', new Date(at))));
+      expect(runs.filter((run) => run !== null), 'one instance runs each tick').toHaveLength(1);
+      await Promise.all([a, b].map((server) => server.app.services.alerting.deliverDue(new Date(at))));
+    };
+    // Evaluators racing on one tick (two instances, or a manual run beside a scheduled one) double nothing either.
+    const race = async (at: number) => {
+      await Promise.all([a, b].map((server) => server.app.services.alerting.tick(new Date(at))));
+      await Promise.all([a, b].map((server) => server.app.services.alerting.deliverDue(new Date(at))));
+    };
+    const hot = (at: number, value: number) => recordSystem(a, [{ name: 'cluster_cpu', value, at: new Date(at), tags: { host: 'web-1' } }]);
+
+    await hot(t0 - S, 95);
+    await tick(t0); // PENDING
+    await hot(t0 + 14 * S, 95);
+    await tick(t0 + 15 * S);
+    await hot(t0 + 29 * S, 95);
+    await race(t0 + 30 * S); // FIRING: notified once
+    await hot(t0 + 44 * S, 95);
+    await tick(t0 + 45 * S);
+    await race(t0 + 60 * S);
+    expect(receiver.to('/cluster').map((r) => (r.body as { kind: string }).kind)).toEqual(['FIRING']);
+
+    await hot(t0 + 74 * S, 10);
+    await race(t0 + 75 * S); // RESOLVED, announced at the next flush
+    await hot(t0 + 89 * S, 10);
+    await tick(t0 + 90 * S);
+    await race(t0 + 105 * S);
+    await tick(t0 + 120 * S);
+    expect(receiver.to('/cluster').map((r) => (r.body as { kind: string }).kind)).toEqual(['FIRING', 'RESOLVED']);
+
+    // Events evaluated on either instance reached B's subscriber, once each.
+    await events.waitFor(3);
+    expect(events.events.map((event) => event.alertEvents.type)).toEqual(['PENDING', 'FIRING', 'RESOLVED']);
+    await client.dispose();
+  });
+});
