@@ -96,6 +96,8 @@ export async function existingScratchDatabases(adminUrl: string): Promise<string
 export interface RunningService {
   /** Base URL, e.g. http://127.0.0.1:41234 */
   url: string;
+  /** The service process, for its memory (/proc/<pid>/status). */
+  pid: number;
   graphqlUrl: string;
   apiKey: string;
   pubsub: 'redis' | 'in-process';
@@ -111,9 +113,22 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+let built: Promise<string> | undefined;
+
+/** Compiles the service once per benchmark run (scripts/build.mjs into dist-bench/, what `npm start` does into dist/). */
+function buildService(): Promise<string> {
+  built ??= new Promise<string>((resolve, reject) => {
+    const root = fileURLToPath(new URL('..', import.meta.url));
+    const child = spawn(process.execPath, ['scripts/build.mjs', 'dist-bench'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolve(`${root}dist-bench/start.js`) : reject(new Error(`build exited with ${code}`))));
+  });
+  return built;
+}
+
 /**
- * Starts the real service as its own process (`node --import tsx src/main.ts`, what `npm start` runs), so the
- * load generator in this process does not share the service's event loop, as in production.
+ * Starts the real service as its own process, compiled as `npm start` runs it (BENCH_TSX=1: under tsx from the
+ * sources), so the load generator in this process does not share the service's event loop, as in production.
  */
 export async function startService(databaseUrl: string, options: { redisUrl?: string; env?: Record<string, string> }): Promise<RunningService> {
   const port = await freePort();
@@ -133,7 +148,8 @@ export async function startService(databaseUrl: string, options: { redisUrl?: st
     ...options.env,
   };
   const profile = process.env.BENCH_CPU_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}`] : [];
-  const child = spawn(process.execPath, [...profile, ...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', 'src/main.ts'], {
+  const entry = process.env.BENCH_TSX === '1' ? ['--import', 'tsx', 'src/start.ts'] : [await buildService()];
+  const child = spawn(process.execPath, [...profile, ...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? []), ...entry], {
     cwd: fileURLToPath(new URL('..', import.meta.url)),
     env,
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -157,6 +173,7 @@ export async function startService(databaseUrl: string, options: { redisUrl?: st
   }
   return {
     url,
+    pid: child.pid as number,
     graphqlUrl: `${url}/graphql`,
     apiKey: BENCH_ADMIN_KEY,
     pubsub: health?.pubsub?.mode ?? 'in-process',

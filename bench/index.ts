@@ -12,6 +12,7 @@ import {
   type ScratchDatabase,
 } from './harness.js';
 import { runAlertsBenchmark } from './alerts.js';
+import { runAnalyticsBenchmark } from './analytics.js';
 import { runFanoutBenchmark } from './fanout.js';
 import { runIngestBenchmark } from './ingest.js';
 
@@ -22,7 +23,7 @@ import { runIngestBenchmark } from './ingest.js';
 
 const USAGE = `Usage: npm run bench -- [options]
 
-  --only NAME    run one benchmark: fanout, ingest or alerts (default: all, in that order)
+  --only NAME    run one benchmark: fanout, ingest, alerts or analytics (default: all, in that order)
 
   Fan-out (live subscriptions):
   --subscribers N     WebSocket subscribers on the one service instance (default 1000)
@@ -37,6 +38,11 @@ const USAGE = `Usage: npm run bench -- [options]
 
   Alerts (time to notify; evaluation cost of many rules):
   --alert-rows N       system metric rows generated for the evaluation cost (default 2000000)
+
+  Analytics (dashboard reads over a month of data):
+  --analytics-scale F  fraction of the full data set: 10 M performance metrics, 4 M activities, 1 M system
+                       metrics over 30 days (default 1)
+  --analytics-runs N   runs of each read (default 9)
   --alert-rules N      enabled rules evaluated (default 1000)
   --alert-crossings N  threshold crossings timed end to end (default 6)
   --alert-interval S   INSIGHTS_ALERT_EVAL_INTERVAL of the time-to-notify run, in seconds (default 5)
@@ -47,7 +53,7 @@ const USAGE = `Usage: npm run bench -- [options]
 The admin connection used to create and drop the scratch database is DATABASE_URL,
 or ${DEFAULT_ADMIN_URL}.`;
 
-const BENCHMARKS = ['fanout', 'ingest', 'alerts'] as const;
+const BENCHMARKS = ['fanout', 'ingest', 'alerts', 'analytics'] as const;
 type Benchmark = (typeof BENCHMARKS)[number];
 
 interface Options {
@@ -62,9 +68,17 @@ interface Options {
   redis: boolean;
   timeoutSeconds: number;
   alertRows: number;
+  analyticsScale: number;
+  analyticsRuns: number;
   alertRules: number;
   alertCrossings: number;
   alertInterval: number;
+}
+
+function scaleOf(raw: string): number {
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0 || value > 10) throw new Error(`--analytics-scale must be a number in (0, 10], got "${raw}"`);
+  return value;
 }
 
 function positiveInteger(name: string, raw: string, min: number, max: number): number {
@@ -92,6 +106,8 @@ function parseOptions(argv: string[]): Options | 'help' {
       redis: { type: 'boolean', default: false },
       timeout: { type: 'string', default: '600' },
       'alert-rows': { type: 'string', default: '2000000' },
+      'analytics-scale': { type: 'string', default: '1' },
+      'analytics-runs': { type: 'string', default: '9' },
       'alert-rules': { type: 'string', default: '1000' },
       'alert-crossings': { type: 'string', default: '6' },
       'alert-interval': { type: 'string', default: '5' },
@@ -124,6 +140,8 @@ function parseOptions(argv: string[]): Options | 'help' {
     redis: values.redis,
     timeoutSeconds: positiveInteger('timeout', values.timeout, 10, 86_400),
     alertRows: positiveInteger('alert-rows', values['alert-rows'], 1000, 50_000_000),
+    analyticsScale: scaleOf(values['analytics-scale']),
+    analyticsRuns: positiveInteger('analytics-runs', values['analytics-runs'], 7, 1000),
     alertRules: positiveInteger('alert-rules', values['alert-rules'], 1, 20_000),
     alertCrossings: positiveInteger('alert-crossings', values['alert-crossings'], 1, 100),
     alertInterval: positiveInteger('alert-interval', values['alert-interval'], 1, 300),
@@ -187,17 +205,21 @@ async function main(): Promise<number> {
   try {
     const pgVersion = await untilAborted(postgresVersion(adminUrl), deadline.signal);
     const earlier = await untilAborted(existingScratchDatabases(adminUrl), deadline.signal);
-    scratch = await untilAborted(createScratchDatabase(adminUrl), deadline.signal);
-    service = await untilAborted(startService(scratch.url, { redisUrl }), deadline.signal);
+    const runs = (name: Benchmark) => options.only === undefined || options.only === name;
+    // Fan-out and ingest share one scratch database and service; alerts and analytics make their own.
+    if (runs('fanout') || runs('ingest')) {
+      scratch = await untilAborted(createScratchDatabase(adminUrl), deadline.signal);
+      service = await untilAborted(startService(scratch.url, { redisUrl }), deadline.signal);
+    }
 
     print('Insights benchmarks');
     print(
       `node ${process.version} · ${os.availableParallelism()} CPUs (${os.cpus()[0]?.model.trim() ?? 'unknown'}) · ` +
-        `PostgreSQL ${pgVersion} · pub/sub ${service.pubsub}`,
+        `PostgreSQL ${pgVersion}${service ? ` · pub/sub ${service.pubsub}` : ''}`,
     );
-    print(`scratch database ${scratch.name} (dropped at exit) · service at ${service.url}`);
+    if (scratch && service) print(`scratch database ${scratch.name} (dropped at exit) · service at ${service.url}`);
     print(
-      'note: the service runs as its own process (node --import tsx src/main.ts); service, load generator and ' +
+      'note: the service runs as its own process, compiled as npm start runs it; service, load generator and ' +
         'PostgreSQL share the same CPUs.',
     );
     if (earlier.length > 0) {
@@ -208,14 +230,14 @@ async function main(): Promise<number> {
     }
     print('');
 
-    const runs = (name: Benchmark) => options.only === undefined || options.only === name;
     // Fan-out first: it writes a few thousand rows, while ingest leaves hundreds of thousands of fresh rows (and
     // the autovacuum they trigger) that would compete with the latency measurement for the CPUs.
     if (runs('fanout')) {
+      const shared = service as RunningService;
       const fanout = await untilAborted(
         runFanoutBenchmark({
-          graphqlUrl: service.graphqlUrl,
-          apiKey: service.apiKey,
+          graphqlUrl: shared.graphqlUrl,
+          apiKey: shared.apiKey,
           subscribers: options.subscribers,
           rate: options.rate,
           seconds: options.fanoutSeconds,
@@ -233,9 +255,9 @@ async function main(): Promise<number> {
 
     const ingest = runs('ingest') ? await untilAborted(
       runIngestBenchmark({
-        graphqlUrl: service.graphqlUrl,
-        apiKey: service.apiKey,
-        databaseUrl: scratch.url,
+        graphqlUrl: (service as RunningService).graphqlUrl,
+        apiKey: (service as RunningService).apiKey,
+        databaseUrl: (scratch as ScratchDatabase).url,
         rows: options.rows,
         clients: options.clients,
         batchSize: options.batch,
@@ -268,6 +290,25 @@ async function main(): Promise<number> {
       if (alerts.problems.length > 0) {
         exitCode = 1;
         for (const problem of alerts.problems) process.stderr.write(`FAILED: ${problem}\n`);
+      }
+    }
+    if (runs('analytics')) {
+      if (options.only === undefined) print('');
+      const analytics = await untilAborted(
+        runAnalyticsBenchmark({
+          adminUrl,
+          performanceRows: Math.round(10_000_000 * options.analyticsScale),
+          activityRows: Math.round(4_000_000 * options.analyticsScale),
+          systemRows: Math.round(1_000_000 * options.analyticsScale),
+          runs: options.analyticsRuns,
+          signal: deadline.signal,
+          print,
+        }),
+        deadline.signal,
+      );
+      if (analytics.problems.length > 0) {
+        exitCode = 1;
+        for (const problem of analytics.problems) process.stderr.write(`FAILED: ${problem}\n`);
       }
     }
   } catch (error) {

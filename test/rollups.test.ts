@@ -121,7 +121,13 @@ describe.each(BACKENDS)('rollups on %s', (backend) => {
     // A slow maintainer: these tests fold writes in themselves (refresh()), at the moments they choose.
     server = await startTestServer(backend, {
       label: 'rollups',
-      env: { INSIGHTS_ROLLUP_REFRESH_INTERVAL: '1h', INSIGHTS_ROLLUP_TAGS: 'endpoint,method,app,host', INSIGHTS_COUNT_CAP: '30' },
+      env: {
+        INSIGHTS_ROLLUP_REFRESH_INTERVAL: '1h',
+        INSIGHTS_ROLLUP_TAGS: 'endpoint,method,app,host',
+        INSIGHTS_COUNT_CAP: '30',
+        // The data is weeks old: keep its minutes (by default they are kept 14 days).
+        INSIGHTS_ROLLUP_MINUTE_RETENTION_DAYS: '400',
+      },
     });
     await ingest('performanceMetrics', performanceRecords(5_000, 7, START, 2 * DAY));
     await ingest('activities', activityRecords(3_000, 11, 400, START, 2 * DAY));

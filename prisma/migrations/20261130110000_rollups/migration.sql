@@ -8,7 +8,8 @@ CREATE TABLE "metric_rollups" (
     "metric_name" VARCHAR(100) NOT NULL,
     "app_name" VARCHAR(100) NOT NULL DEFAULT '',
     "slice" VARCHAR(100) NOT NULL,
-    "dims" JSONB NOT NULL,
+    -- The slice's tag values as canonical JSON text (keys in INSIGHTS_ROLLUP_TAGS order): part of the key.
+    "dims" TEXT NOT NULL,
     "count" BIGINT NOT NULL,
     "value_sum" DOUBLE PRECISION,
     "value_min" DOUBLE PRECISION,

@@ -102,7 +102,7 @@ export const analyticsModule = defineModule({
     const { config } = services;
     const tags = config.analytics.rollupTags;
     const cache = new ResultCache(config.realTimeUpdateIntervalSeconds * 1000, services.bus.commands, services.log);
-    const rollups = new RollupMaintainer(services.db, services.log, tags, config.analytics.rollupRefreshMs);
+    const rollups = new RollupMaintainer(services.db, services.log, tags, config.analytics.rollupRefreshMs, config.analytics.rollupMinuteRetentionDays);
     // Every write records the minutes it touched, in its own transaction (the rollups' invalidation log).
     services.ingestor.onWrite(recordInvalidations);
     // This instance's writes reach the cache before their answer; other instances' with their live events.
@@ -116,7 +116,7 @@ export const analyticsModule = defineModule({
     const stopActivities = services.live.on('activities.recorded', (batch) => noteBatch('activities', batch.records));
     return {
       services: {
-        analytics: new AnalyticsService(services.db, services.log, new RollupReader(services.db, tags), cache, {
+        analytics: new AnalyticsService(services.db, services.log, new RollupReader(services.db, tags, config.analytics.rollupMinuteRetentionDays), cache, {
           countCap: config.analytics.countCap,
           cache: config.analytics.cache,
         }),

@@ -16,7 +16,7 @@ import {
   type StoredActivityRollup,
   type StoredMetricRollup,
 } from './rows.js';
-import { FULL_SLICE, METRIC_FAMILIES, RESOLUTION_MS, TOTAL_SLICE, dimsJson, floorTo, type Dims, type Resolution } from './shape.js';
+import { FULL_SLICE, METRIC_FAMILIES, RESOLUTION_MS, TOTAL_SLICE, dimsJson, floorTo, minuteHorizon, type Dims, type Resolution } from './shape.js';
 import { addActivityRecord, addMetricRecord, readActivityRecords, readMetricRecords, type Range } from './source.js';
 
 // Keeping the rollups up to date, TimescaleDB-style: every ingest transaction records which minutes it touched
@@ -72,11 +72,6 @@ export function minuteRuns(minutes: readonly number[]): Range[] {
   return runs;
 }
 
-interface Keyed<T> {
-  key: string;
-  row: T;
-}
-
 export class RollupMaintainer {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<unknown> | null = null;
@@ -90,6 +85,7 @@ export class RollupMaintainer {
     private readonly log: Logger,
     private readonly tags: readonly string[],
     private readonly intervalMs: number,
+    private readonly minuteRetentionDays: number,
   ) {}
 
   /** Server mode: folds pending invalidations in every interval. */
@@ -230,37 +226,46 @@ export class RollupMaintainer {
       record.tags.forEach((value, index) => {
         if (value !== null) dims[this.tags[index] as string] = value;
       });
-      const key = `${minute}\u0001${record.metric}\u0001${record.app}\u0001${JSON.stringify(dims)}`;
+      const json = JSON.stringify(dims);
+      const key = `${minute}\u0001${record.metric}\u0001${record.app}\u0001${json}`;
       let row = full.get(key);
       if (!row) {
-        row = { family, resolution: '1m', bucket: minute, metric: record.metric, app: record.app, slice: FULL_SLICE, dims, partial: new Partial() };
+        row = { family, resolution: '1m', bucket: minute, metric: record.metric, app: record.app, slice: FULL_SLICE, dims, dimsJson: json, partial: new Partial() };
         full.set(key, row);
       }
       addMetricRecord(row.partial, record);
     }
-    const minuteRows = this.withSlices([...full.values()]);
+    // Minutes keep the full slice and the total: a minute read by one tag merges full-slice rows (see reader.ts).
+    // Minutes older than their retention only feed the hour.
+    const minuteRows = [...full.values()];
+    const keepMinutes = hour >= minuteHorizon(this.minuteRetentionDays);
+    const stored = keepMinutes ? [...minuteRows, ...this.slices(minuteRows, [])] : [];
     await tx.query(sql`/* rollups.clearMetricMinutes */
       DELETE FROM metric_rollups WHERE family = ${family} AND resolution = '1m' AND bucket = ANY(${minutes.map((minute) => new Date(minute))}::timestamptz[])`);
-    await insertMetricRollups(tx, minuteRows);
-    // The hour from its minutes: the fresh ones in memory, the others as stored.
+    await insertMetricRollups(tx, stored);
+    // The hour from its minutes' full slices: the fresh ones in memory, the others as stored.
     const storedMinutes = await tx.query<StoredMetricRollup>(sql`/* rollups.readMetricMinutes */
       SELECT ${METRIC_ROLLUP_COLUMNS} FROM metric_rollups
-      WHERE family = ${family} AND resolution = '1m' AND bucket >= ${new Date(hour)} AND bucket < ${new Date(hour + RESOLUTION_MS['1h'])}
+      WHERE family = ${family} AND resolution = '1m' AND slice = ${FULL_SLICE}
+        AND bucket >= ${new Date(hour)} AND bucket < ${new Date(hour + RESOLUTION_MS['1h'])}
         AND NOT (bucket = ANY(${minutes.map((minute) => new Date(minute))}::timestamptz[]))`);
-    const hourRows = this.mergeMetricRows(family, '1h', hour, [...minuteRows, ...storedMinutes.map((row) => this.metricRow(family, '1m', row))]);
+    const hourFull = this.mergeFull(family, '1h', hour, [...minuteRows, ...storedMinutes.map((row) => this.metricRow(family, '1m', row))]);
+    const hourRows = [...hourFull, ...this.slices(hourFull, this.tags)];
     await tx.query(sql`/* rollups.clearMetricHour */
       DELETE FROM metric_rollups WHERE family = ${family} AND resolution = '1h' AND bucket = ${new Date(hour)}`);
     await insertMetricRollups(tx, hourRows);
-    return { records: records.length, rows: minuteRows.length + hourRows.length, hourRows };
+    return { records: records.length, rows: stored.length + hourRows.length, hourRows: hourFull };
   }
 
-  /** The day from its hours: the recomputed ones in memory, the others as stored. */
-  private async refreshMetricDay(tx: Queryable, family: MetricFamily, day: number, hours: number[], hourRows: MetricRollupRow[]): Promise<number> {
+  /** The day from its hours' full slices: the recomputed ones in memory, the others as stored. */
+  private async refreshMetricDay(tx: Queryable, family: MetricFamily, day: number, hours: number[], hourFull: MetricRollupRow[]): Promise<number> {
     const storedHours = await tx.query<StoredMetricRollup>(sql`/* rollups.readMetricHours */
       SELECT ${METRIC_ROLLUP_COLUMNS} FROM metric_rollups
-      WHERE family = ${family} AND resolution = '1h' AND bucket >= ${new Date(day)} AND bucket < ${new Date(day + RESOLUTION_MS['1d'])}
+      WHERE family = ${family} AND resolution = '1h' AND slice = ${FULL_SLICE}
+        AND bucket >= ${new Date(day)} AND bucket < ${new Date(day + RESOLUTION_MS['1d'])}
         AND NOT (bucket = ANY(${hours.map((hour) => new Date(hour))}::timestamptz[]))`);
-    const dayRows = this.mergeMetricRows(family, '1d', day, [...hourRows, ...storedHours.map((row) => this.metricRow(family, '1h', row))]);
+    const dayFull = this.mergeFull(family, '1d', day, [...hourFull, ...storedHours.map((row) => this.metricRow(family, '1h', row))]);
+    const dayRows = [...dayFull, ...this.slices(dayFull, this.tags)];
     await tx.query(sql`/* rollups.clearMetricDay */
       DELETE FROM metric_rollups WHERE family = ${family} AND resolution = '1d' AND bucket = ${new Date(day)}`);
     await insertMetricRollups(tx, dayRows);
@@ -275,43 +280,46 @@ export class RollupMaintainer {
       metric: row.metric_name,
       app: row.app_name,
       slice: row.slice,
-      dims: row.dims,
+      dims: JSON.parse(row.dims) as Dims,
+      dimsJson: row.dims,
       partial: partialOfMetricRow(row),
     };
   }
 
-  /** Full-slice rows with, per bucket and metric, the total slice and one slice per rollup tag merged from them. */
-  private withSlices(fullRows: MetricRollupRow[]): MetricRollupRow[] {
+  /** From full-slice rows, per bucket and metric: the total slice, and one slice per tag of `tags`. */
+  private slices(fullRows: MetricRollupRow[], tags: readonly string[]): MetricRollupRow[] {
     const derived = new Map<string, MetricRollupRow>();
     const addTo = (template: MetricRollupRow, slice: string, dims: Dims) => {
-      const key = `${template.bucket}\u0001${template.metric}\u0001${template.app}\u0001${slice}\u0001${JSON.stringify(dims)}`;
+      const json = JSON.stringify(dims);
+      const key = `${template.bucket}\u0001${template.metric}\u0001${template.app}\u0001${slice}\u0001${json}`;
       let row = derived.get(key);
       if (!row) {
-        row = { ...template, slice, dims, partial: new Partial() };
+        row = { ...template, slice, dims, dimsJson: json, partial: new Partial() };
         derived.set(key, row);
       }
       row.partial.merge(template.partial);
     };
     for (const row of fullRows) {
       addTo(row, TOTAL_SLICE, {});
-      for (const tag of this.tags) addTo(row, tag, tag in row.dims ? { [tag]: row.dims[tag] as string } : {});
+      for (const tag of tags) addTo(row, tag, tag in row.dims ? { [tag]: row.dims[tag] as string } : {});
     }
-    return [...fullRows, ...derived.values()];
+    return [...derived.values()];
   }
 
-  /** Merges finer rows into one coarser bucket, slice by slice. */
-  private mergeMetricRows(family: MetricFamily, resolution: Resolution, bucket: number, rows: MetricRollupRow[]): MetricRollupRow[] {
-    const merged = new Map<string, Keyed<MetricRollupRow>>();
+  /** Merges finer full-slice rows into one coarser bucket. */
+  private mergeFull(family: MetricFamily, resolution: Resolution, bucket: number, rows: MetricRollupRow[]): MetricRollupRow[] {
+    const merged = new Map<string, MetricRollupRow>();
     for (const row of rows) {
-      const key = `${row.metric}\u0001${row.app}\u0001${row.slice}\u0001${dimsJson(this.tags, row.dims)}`;
+      const json = dimsJson(this.tags, row.dims);
+      const key = `${row.metric}\u0001${row.app}\u0001${json}`;
       let target = merged.get(key);
       if (!target) {
-        target = { key, row: { family, resolution, bucket, metric: row.metric, app: row.app, slice: row.slice, dims: row.dims, partial: new Partial() } };
+        target = { family, resolution, bucket, metric: row.metric, app: row.app, slice: FULL_SLICE, dims: row.dims, dimsJson: json, partial: new Partial() };
         merged.set(key, target);
       }
-      target.row.partial.merge(row.partial);
+      target.partial.merge(row.partial);
     }
-    return [...merged.values()].map((entry) => entry.row);
+    return [...merged.values()];
   }
 
   // ---- activities -----------------------------------------------------------------------------------------------
@@ -341,7 +349,7 @@ export class RollupMaintainer {
     const dates = minutes.map((minute) => new Date(minute));
     await tx.query(sql`/* rollups.clearActivityMinutes */
       DELETE FROM activity_rollups WHERE resolution = '1m' AND bucket = ANY(${dates}::timestamptz[])`);
-    await insertActivityRollups(tx, minuteRows);
+    if (hour >= minuteHorizon(this.minuteRetentionDays)) await insertActivityRollups(tx, minuteRows);
     const storedMinutes = await tx.query<StoredActivityRollup>(sql`/* rollups.readActivityMinutes */
       SELECT bucket, activity_type, count::float8 AS count, users FROM activity_rollups
       WHERE resolution = '1m' AND bucket >= ${new Date(hour)} AND bucket < ${new Date(hour + RESOLUTION_MS['1h'])}

@@ -5,29 +5,57 @@ import { percentileOf, type MeasureField, type MeasureFunction } from '../model.
 // merge into. Count, sum, min, max, last and error counts merge exactly; percentiles merge through log-bucket
 // sketches (within 0.5 % of percentile_cont, see sketches/), distinct users through HyperLogLog (within 2 %).
 
-/** What the statistics of one numeric field hold. */
+/**
+ * What the statistics of one numeric field hold. The sketch is made on first use: with one or two values, min and
+ * max are the values themselves, so such rows (most minute rows of a quiet platform) carry no sketch at all.
+ */
 export class FieldStats {
   count = 0;
   sum = 0;
   min = Number.POSITIVE_INFINITY;
   max = Number.NEGATIVE_INFINITY;
-  sketch = new QuantileSketch();
+  private sketchOrNull: QuantileSketch | null = null;
+
+  /** The values' sketch (rebuilt from min and max for one or two values). */
+  get sketch(): QuantileSketch {
+    if (!this.sketchOrNull) {
+      this.sketchOrNull = new QuantileSketch();
+      if (this.count >= 1) this.sketchOrNull.add(this.min);
+      if (this.count === 2) this.sketchOrNull.add(this.max);
+    }
+    return this.sketchOrNull;
+  }
+
+  /** What a rollup row stores: nothing for up to two values (min and max say it all). */
+  get storedSketch(): QuantileSketch | null {
+    return this.count <= 2 ? null : this.sketch;
+  }
 
   add(value: number): void {
+    // Past two values a sketch is needed; it is made from the first two, then takes every value.
+    if (this.count === 2 && !this.sketchOrNull) void this.sketch;
     this.count += 1;
     this.sum += value;
     if (value < this.min) this.min = value;
     if (value > this.max) this.max = value;
-    this.sketch.add(value);
+    this.sketchOrNull?.add(value);
   }
 
   merge(other: FieldStats): void {
     if (other.count === 0) return;
+    if (this.count === 0 && !other.sketchOrNull) {
+      // Copying a small one keeps both sketch-free.
+      this.count = other.count;
+      this.sum = other.sum;
+      this.min = other.min;
+      this.max = other.max;
+      return;
+    }
+    this.sketch.merge(other.sketch);
     this.count += other.count;
     this.sum += other.sum;
     if (other.min < this.min) this.min = other.min;
     if (other.max > this.max) this.max = other.max;
-    this.sketch.merge(other.sketch);
   }
 
   /** Restores stats stored in a rollup row. */
@@ -38,7 +66,7 @@ export class FieldStats {
     stats.sum = sum ?? 0;
     stats.min = min ?? Number.POSITIVE_INFINITY;
     stats.max = max ?? Number.NEGATIVE_INFINITY;
-    if (sketch) stats.sketch = QuantileSketch.deserialize(sketch);
+    if (sketch) stats.sketchOrNull = QuantileSketch.deserialize(sketch);
     return stats;
   }
 
@@ -55,7 +83,11 @@ export class FieldStats {
         return this.max;
       default: {
         const q = percentileOf(fn);
-        return q === null ? null : this.sketch.quantile(q);
+        if (q === null) return null;
+        // One or two values: percentile_cont exactly (the one value, or interpolated between the two).
+        if (this.count === 1) return this.min;
+        if (this.count === 2 && !this.sketchOrNull) return this.min + (this.max - this.min) * q;
+        return this.sketch.quantile(q);
       }
     }
   }

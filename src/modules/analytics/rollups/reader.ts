@@ -7,7 +7,7 @@ import { INTERVALS, measureKey, type AggregateQuery, type AggregateRow } from '.
 import { Partial } from './partial.js';
 import { planRange, rawDuration, zonedDayStarts, zoneOffsetMinutes, type Plan } from './planner.js';
 import { METRIC_ROLLUP_COLUMNS, partialOfActivityRow, partialOfMetricRow, type StoredActivityRollup, type StoredMetricRollup } from './rows.js';
-import { FULL_SLICE, TOTAL_SLICE, isMetricFamily, type Resolution } from './shape.js';
+import { FULL_SLICE, TOTAL_SLICE, isMetricFamily, minuteHorizon, type Resolution } from './shape.js';
 import { addActivityRecord, addMetricRecord, readActivityRecords, readMetricRecords, type Range } from './source.js';
 
 // Serving an aggregate read from the rollups: plan the range (planner.ts), read the rollup rows of each
@@ -90,6 +90,7 @@ export class RollupReader {
     private readonly db: Queryable,
     /** INSIGHTS_ROLLUP_TAGS. */
     private readonly tags: readonly string[],
+    private readonly minuteRetentionDays: number,
   ) {}
 
   /** The first bucket still kept per resolution (rollup_state `horizon:<resolution>`, written by prune-rollups). */
@@ -117,7 +118,9 @@ export class RollupReader {
   private async plan(query: AggregateQuery, resolutions: Resolution[]): Promise<Plan | null> {
     const from = query.from.getTime();
     const to = query.to.getTime();
-    const [dirty, horizons] = await Promise.all([this.pendingMinutes(query.family, from, to), this.horizonsNow()]);
+    const [dirty, stored] = await Promise.all([this.pendingMinutes(query.family, from, to), this.horizonsNow()]);
+    // Minutes older than their retention are not built (nor read), whatever pruning has reached yet.
+    const horizons: Horizons = { ...stored, '1m': Math.max(stored['1m'] ?? Number.NEGATIVE_INFINITY, minuteHorizon(this.minuteRetentionDays)) };
     const plan = planRange(from, to, resolutions, dirty, horizons);
     // Nothing rolled up in the range (fresh data, or a short range): one exact GROUP BY over raw rows is better.
     if (Object.values(plan.rollups).every((ranges) => ranges.length === 0)) return null;
@@ -145,10 +148,10 @@ export class RollupReader {
     const plan = await this.plan(query, resolutionsFor(query));
     if (!plan) return null;
     const names = [...(filter.metricName ? [filter.metricName] : []), ...(filter.metricNames ?? [])];
-    const conditions: Sql[] = [sql`family = ${family}`, sql`slice = ${slice}`];
+    const conditions: Sql[] = [sql`family = ${family}`];
     if (names.length > 0) conditions.push(sql`metric_name = ANY(${names}::text[])`);
     if (filter.appName != null) conditions.push(sql`app_name = ${filter.appName}`);
-    if (Object.keys(tagFilter).length > 0) conditions.push(sql`dims @> ${JSON.stringify(tagFilter)}::jsonb`);
+    const tagCondition = Object.keys(tagFilter).length > 0 ? sql` AND dims::jsonb @> ${JSON.stringify(tagFilter)}::jsonb` : Prisma.empty;
     const toBucket = bucketer(query);
     const merged = new Map<string, Group>();
     const groupOf = (bucket: number, values: Record<string, string | null>) => {
@@ -163,17 +166,20 @@ export class RollupReader {
     const reads = (Object.entries(plan.rollups) as [Resolution, Range[]][])
       .filter(([, ranges]) => ranges.length > 0)
       .map(async ([resolution, ranges]) => {
+        // Minutes keep only the total and the full slice: a one-tag read of minutes merges full-slice rows.
+        const stored = resolution === '1m' && slice !== TOTAL_SLICE ? FULL_SLICE : slice;
         const rows = await this.db.query<StoredMetricRollup>(sql`/* rollups.readMetricRollups */
           SELECT ${METRIC_ROLLUP_COLUMNS} FROM metric_rollups
-          WHERE resolution = ${resolution} AND ${join(conditions, ' AND ')} AND (${rangesSql(ranges)})`);
+          WHERE resolution = ${resolution} AND slice = ${stored} AND ${join(conditions, ' AND ')} AND (${rangesSql(ranges)})${tagCondition}`);
         return rows;
       });
     const rawRead = readMetricRecords(this.db, family, plan.raw, this.tags, this.rawConditions(query, family));
     for (const rows of await Promise.all(reads)) {
       for (const row of rows) {
         const values: Record<string, string | null> = {};
+        const dims = groupTags.length > 0 ? (JSON.parse(row.dims) as Record<string, string>) : {};
         for (const dimension of groupBy) {
-          values[dimension] = dimension === 'metricName' ? row.metric_name : dimension === 'appName' && family === 'applicationMetrics' ? row.app_name : (row.dims[dimension] ?? null);
+          values[dimension] = dimension === 'metricName' ? row.metric_name : dimension === 'appName' && family === 'applicationMetrics' ? row.app_name : (dims[dimension] ?? null);
         }
         groupOf(toBucket(row.bucket.getTime()), values).merge(partialOfMetricRow(row));
       }

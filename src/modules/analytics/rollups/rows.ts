@@ -16,6 +16,8 @@ export interface MetricRollupRow {
   app: string;
   slice: string;
   dims: Dims;
+  /** dims as stored: canonical JSON (keys in rollup-tag order), which is also part of the row's key. */
+  dimsJson: string;
   partial: Partial;
 }
 
@@ -43,7 +45,7 @@ export interface StoredMetricRollup {
   metric_name: string;
   app_name: string;
   slice: string;
-  dims: Dims;
+  dims: string;
   count: number;
   value_sum: number | null;
   value_min: number | null;
@@ -87,20 +89,20 @@ export async function insertMetricRollups(tx: Queryable, rows: MetricRollupRow[]
     await tx.query(sql`/* rollups.insertMetricRows */
       INSERT INTO metric_rollups (family, resolution, bucket, metric_name, app_name, slice, dims, count, value_sum, value_min,
         value_max, value_sketch, last_value, last_ts, last_id, rt_count, rt_sum, rt_min, rt_max, rt_sketch, error_count, users)
-      SELECT f, r, to_timestamp(b / 1000.0), m, a, s, d::jsonb, c, vs, vmin, vmax, decode(vk, 'base64'), lv, lt, li::int8,
+      SELECT f, r, to_timestamp(b / 1000.0), m, a, s, d, c, vs, vmin, vmax, decode(vk, 'base64'), lv, lt, li::int8,
         rc, rs, rmin, rmax, decode(rk, 'base64'), e, decode(u, 'base64')
       FROM unnest(${column((row) => row.family)}::text[], ${column((row) => row.resolution)}::text[],
         ${column((row) => row.bucket)}::float8[], ${column((row) => row.metric)}::text[], ${column((row) => row.app)}::text[],
-        ${column((row) => row.slice)}::text[], ${column((row) => JSON.stringify(row.dims))}::text[],
+        ${column((row) => row.slice)}::text[], ${column((row) => row.dimsJson)}::text[],
         ${column((row) => row.partial.count)}::float8[], ${column((row) => (row.partial.value.count ? row.partial.value.sum : null))}::float8[],
         ${column((row) => finiteOrNull(row.partial.value.min))}::float8[], ${column((row) => finiteOrNull(row.partial.value.max))}::float8[],
-        ${column((row) => (row.partial.value.count ? b64(row.partial.value.sketch.serialize()) : null))}::text[],
+        ${column((row) => b64(row.partial.value.storedSketch?.serialize() ?? null))}::text[],
         ${column((row) => row.partial.last?.value ?? null)}::float8[], ${column((row) => row.partial.last?.timestamp ?? null)}::float8[],
         ${column((row) => row.partial.last?.id.toString() ?? null)}::text[],
         ${column((row) => row.partial.responseTime.count)}::float8[],
         ${column((row) => (row.partial.responseTime.count ? row.partial.responseTime.sum : null))}::float8[],
         ${column((row) => finiteOrNull(row.partial.responseTime.min))}::float8[], ${column((row) => finiteOrNull(row.partial.responseTime.max))}::float8[],
-        ${column((row) => (row.partial.responseTime.count ? b64(row.partial.responseTime.sketch.serialize()) : null))}::text[],
+        ${column((row) => b64(row.partial.responseTime.storedSketch?.serialize() ?? null))}::text[],
         ${column((row) => row.partial.errors)}::float8[], ${column((row) => b64(row.partial.users?.serialize() ?? null))}::text[])
         AS u(f, r, b, m, a, s, d, c, vs, vmin, vmax, vk, lv, lt, li, rc, rs, rmin, rmax, rk, e, u)`);
   }

@@ -35,3 +35,9 @@ export function dimsJson(tags: readonly string[], dims: Dims): string {
 }
 
 export const floorTo = (time: number, resolution: Resolution) => Math.floor(time / RESOLUTION_MS[resolution]) * RESOLUTION_MS[resolution];
+
+/**
+ * Minute rollups are kept for INSIGHTS_ROLLUP_MINUTE_RETENTION_DAYS: older minutes are neither built (a rebuild of an
+ * old range makes its hours and days only) nor read (such reads use hours, or raw rows). A whole UTC day.
+ */
+export const minuteHorizon = (minuteRetentionDays: number, now = Date.now()) => floorTo(now - minuteRetentionDays * RESOLUTION_MS['1d'], '1d');
