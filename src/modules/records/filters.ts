@@ -81,7 +81,7 @@ export function sqlConditions(filter: RecordFilter, family: Family, alias?: stri
   if (filter.to) conditions.push(Prisma.sql`${time} < ${filter.to}`);
   for (const { field, kind, specs } of matchedFields(family)) {
     if (kind === 'tags') {
-      // Containment (@>) is a subset match and is served by the GIN index on tags.
+      // Containment (@>) is a subset match; reads by rollup tags are served by the rollups, others narrow by time first.
       if (filter.tags && Object.keys(filter.tags).length > 0) conditions.push(Prisma.sql`${col(field)} @> ${JSON.stringify(filter.tags)}::jsonb`);
       continue;
     }
