@@ -245,6 +245,45 @@ describe('migrations on postgres', () => {
     await expectDatabaseMatchesDataModel(db);
   });
 
+  it('upgrades a database holding data: records move into day partitions, audit activities into the audit trail', async () => {
+    const fresh = await createScratchDatabase('migrations_upgrade');
+    const instance = await openPostgres(fresh.url);
+    try {
+      const all = await readMigrations();
+      const before = all.filter((migration) => migration.name < '20261130100000');
+      expect(before.length).toBeGreaterThan(0);
+      await migrate(instance, silent, before);
+      // Written as the previous version stored them: plain tables, audit entries as activities of "system".
+      await instance.query(sql`
+        INSERT INTO system_metrics (metric_name, metric_type, value, tags, host, "timestamp")
+        VALUES ('cpu_usage', 'GAUGE', 10, '{"host":"h1"}', 'h1', '2025-03-04T05:06:07Z'), ('cpu_usage', 'GAUGE', 20, '{"host":"h1"}', 'h1', now())`);
+      await instance.query(sql`
+        INSERT INTO user_activities (user_id, activity_type, description, metadata, "timestamp") VALUES
+          ('u1', 'login', NULL, NULL, now()),
+          ('system', 'api_key.created', 'API key "x" created', '{"actorKeyId": null, "actorKeyName": "command line", "keyId": "k-1", "name": "x"}', now())`);
+      const [{ last }] = (await instance.query<{ last: string }>(sql`SELECT max(id)::text AS last FROM system_metrics`)) as [{ last: string }];
+      await migrate(instance, silent, all);
+      const rows = await instance.query<{ partition: string; value: number }>(sql`
+        SELECT tableoid::regclass::text AS partition, value FROM system_metrics ORDER BY value`);
+      expect(rows).toEqual([
+        { partition: 'system_metrics_p20250304', value: 10 },
+        { partition: expect.stringMatching(/^system_metrics_p\d{8}$/), value: 20 },
+      ]);
+      // Ids go on from where they were.
+      await instance.query(sql`INSERT INTO system_metrics (metric_name, metric_type, value, tags, "timestamp") VALUES ('cpu_usage', 'GAUGE', 30, '{}', now())`);
+      const [{ next }] = (await instance.query<{ next: string }>(sql`SELECT max(id)::text AS next FROM system_metrics`)) as [{ next: string }];
+      expect(BigInt(next)).toBeGreaterThan(BigInt(last));
+      expect(await instance.query(sql`SELECT user_id FROM user_activities`)).toEqual([{ user_id: 'u1' }]);
+      expect(await instance.query(sql`SELECT actor_name, action, target_type, target_id FROM audit_events`)).toEqual([
+        { actor_name: 'command line', action: 'api_key.created', target_type: 'api_key', target_id: 'k-1' },
+      ]);
+      await expectDatabaseMatchesDataModel(instance);
+    } finally {
+      await instance.close();
+      await fresh.drop();
+    }
+  });
+
   it('would notice a database that drifted from the data model', async () => {
     const fresh = await createScratchDatabase('migrations_drift');
     const instance = await openPostgres(fresh.url);
