@@ -4,6 +4,7 @@ import { apiKeysModule } from './apiKeys/index.js';
 import { auditModule } from './audit/index.js';
 import { jobsModule } from './jobs/index.js';
 import { recordsModule } from './records/index.js';
+import { reportsModule } from './reports/index.js';
 import { retentionModule } from './retention/index.js';
 import { systemModule } from './system/index.js';
 
@@ -19,5 +20,6 @@ export const MODULES: readonly AppModule[] = [
   systemModule,
   retentionModule,
   analyticsModule,
+  reportsModule,
   jobsModule,
 ];
