@@ -176,7 +176,7 @@ describe('artifact size limit and check-monitoring without SMTP', () => {
   let server: TestServer;
 
   beforeAll(async () => {
-    server = await startTestServer('pglite', { label: 'reports_limits', env: { INSIGHTS_REPORT_MAX_BYTES: '4096' } });
+    server = await startTestServer('postgres', { label: 'reports_limits', env: { INSIGHTS_REPORT_MAX_BYTES: '4096' } });
   });
   afterAll(async () => {
     await server?.destroy();
