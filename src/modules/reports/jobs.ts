@@ -1,3 +1,4 @@
+import { setTimeout } from 'node:timers/promises';
 import type { JobDefinition } from '../../core/jobs.js';
 import { parseSchedule } from '../../core/schedule.js';
 import { latestCompletePeriod, type CalendarType } from './periods.js';
@@ -29,10 +30,15 @@ export function reportJob(type: CalendarType, spec: string, reports: ReportServi
     schedule: zonedSchedule(spec, timeZone),
     scope: 'cluster',
     manualAnchor: 'latestTick',
-    async run({ fireTime }) {
+    async run({ fireTime, signal }) {
       const period = latestCompletePeriod(type, fireTime, timeZone);
       const { report } = await reports.request({ type, from: period.start, timeZone, email: true }, { actor: null, name: 'schedule' });
-      const done = (await reports.process(report.id)) ?? report;
+      let done = (await reports.process(report.id)) ?? report;
+      // Another worker (an API request, another instance) has it: the run reports how that attempt ended.
+      while ((done.status === 'RUNNING' || (done.status === 'PENDING' && done.attempts === 0)) && !signal.aborted) {
+        await setTimeout(250, undefined, { signal }).catch(() => undefined);
+        done = (await reports.get(report.id)) ?? done;
+      }
       return {
         reportId: done.id,
         status: done.status,
