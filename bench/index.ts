@@ -13,6 +13,7 @@ import {
 } from './harness.js';
 import { runFanoutBenchmark } from './fanout.js';
 import { runIngestBenchmark } from './ingest.js';
+import { runReportsBenchmark } from './reports.js';
 
 /**
  * Entry point of `npm run bench`. Sets up once what every benchmark needs (a scratch database, the real
@@ -21,7 +22,7 @@ import { runIngestBenchmark } from './ingest.js';
 
 const USAGE = `Usage: npm run bench -- [options]
 
-  --only NAME    run one benchmark: fanout or ingest (default: both, fanout first)
+  --only NAME    run one benchmark: fanout, ingest or reports (default: all, fanout first)
 
   Fan-out (live subscriptions):
   --subscribers N     WebSocket subscribers on the one service instance (default 1000)
@@ -34,13 +35,16 @@ const USAGE = `Usage: npm run bench -- [options]
   --batch N      records per recordSystemMetrics request (default 1000)
   --warmup N     untimed GraphQL batches before the timed run (default 5)
 
+  Reports (exports and report generation):
+  --export-rows N  activities of the exported day (default 1000000, at most 5000000)
+
   --redis        publish through Redis (REDIS_URL or redis://127.0.0.1:6379) instead of in-process
   --timeout S    give up after S seconds, cleaning up first (default 600)
 
 The admin connection used to create and drop the scratch database is DATABASE_URL,
 or ${DEFAULT_ADMIN_URL}.`;
 
-const BENCHMARKS = ['fanout', 'ingest'] as const;
+const BENCHMARKS = ['fanout', 'ingest', 'reports'] as const;
 type Benchmark = (typeof BENCHMARKS)[number];
 
 interface Options {
@@ -54,6 +58,7 @@ interface Options {
   warmup: number;
   redis: boolean;
   timeoutSeconds: number;
+  exportRows: number;
 }
 
 function positiveInteger(name: string, raw: string, min: number, max: number): number {
@@ -79,6 +84,7 @@ function parseOptions(argv: string[]): Options | 'help' {
       batch: { type: 'string', default: '1000' },
       warmup: { type: 'string', default: '5' },
       redis: { type: 'boolean', default: false },
+      'export-rows': { type: 'string', default: '1000000' },
       timeout: { type: 'string', default: '600' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -108,6 +114,7 @@ function parseOptions(argv: string[]): Options | 'help' {
     warmup: positiveInteger('warmup', values.warmup, 0, 1000),
     redis: values.redis,
     timeoutSeconds: positiveInteger('timeout', values.timeout, 10, 86_400),
+    exportRows: positiveInteger('export-rows', values['export-rows'], 1, 5_000_000),
   };
 }
 
@@ -229,6 +236,17 @@ async function main(): Promise<number> {
     if (ingest && ingest.problems.length > 0) {
       exitCode = 1;
       for (const problem of ingest.problems) process.stderr.write(`FAILED: ${problem}\n`);
+    }
+    if (runs('reports')) {
+      if (runs('ingest') || runs('fanout')) print('');
+      const reports = await untilAborted(
+        runReportsBenchmark({ url: service.url, apiKey: service.apiKey, databaseUrl: scratch.url, rows: options.exportRows, signal: deadline.signal, print }),
+        deadline.signal,
+      );
+      if (reports.problems.length > 0) {
+        exitCode = 1;
+        for (const problem of reports.problems) process.stderr.write(`FAILED: ${problem}\n`);
+      }
     }
   } catch (error) {
     exitCode = 1;

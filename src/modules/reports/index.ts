@@ -42,5 +42,6 @@ export const reportsModule = defineModule({
   },
 });
 
-export { createMailer, type Mailer } from './render/index.js';
+// Other modules that send mail build their mailer with createMailer() from ./render/email.js (SMTP_URL is config.reports.smtpUrl).
+export type { Mailer } from './render/email.js';
 export type { ReportAlertsSource } from './generator.js';
