@@ -14,8 +14,13 @@ import { fixed, integer, table } from './format.js';
  */
 
 const DAY = '2024-03-01';
-/** Exporting the day may grow a process's RSS by at most this much over its baseline. */
-export const RSS_GROWTH_LIMIT_MB = 100;
+/**
+ * Exporting the day may grow a process's RSS by at most this much over its baseline. Holding the export would
+ * take more than the CSV itself (127 MB for 1,000,000 rows) plus its rows as objects (several hundred MB); what
+ * streaming costs is V8 and the allocator keeping some freed pages, which does not grow with the rows (compare
+ * the tenth of the day with the whole day, and the second run with the first).
+ */
+export const RSS_GROWTH_LIMIT_MB = 200;
 
 export interface ReportsBenchmarkOptions {
   url: string;
@@ -155,6 +160,8 @@ export async function runReportsBenchmark(options: ReportsBenchmarkOptions): Pro
   print('Reports: GET /export (CSV) of the first tenth of the day, then of the whole day…');
   const tenth = await httpExport(`family=activity&from=${DAY}T00:00:00Z&to=${DAY}T02:24:00Z&format=csv`);
   const http = await httpExport(`family=activity&date=${DAY}&format=csv`);
+  // Once more: memory that only grows with the rows exported would grow again here.
+  const again = await httpExport(`family=activity&date=${DAY}&format=csv`);
   if (http.rows !== rows) problems.push(`GET /export returned ${integer(http.rows)} rows, expected ${integer(rows)}`);
   if (tenth.rows !== Math.ceil(rows / 10)) problems.push(`GET /export of a tenth of the day returned ${integer(tenth.rows)} rows, expected ${integer(Math.ceil(rows / 10))}`);
 
@@ -193,6 +200,7 @@ export async function runReportsBenchmark(options: ReportsBenchmarkOptions): Pro
       [
         ['GET /export CSV, 1/10 day (service)', integer(tenth.rows), mb(tenth.bytes), fixed(tenth.seconds, 1), integer(tenth.rows / tenth.seconds), mb(baseline), mb(tenth.peak), mb(growth(tenth.peak, baseline))],
         ['GET /export CSV, whole day (service)', integer(http.rows), mb(http.bytes), fixed(http.seconds, 1), integer(http.rows / http.seconds), mb(baseline), mb(http.peak), mb(growth(http.peak, baseline))],
+        ['GET /export CSV, whole day again', integer(again.rows), mb(again.bytes), fixed(again.seconds, 1), integer(again.rows / again.seconds), mb(baseline), mb(again.peak), mb(growth(again.peak, baseline))],
         ['export-analytics NDJSON (CLI)', integer(rows), '(to /dev/null)', fixed(cli.seconds, 1), integer(rows / cli.seconds), mb(cliBaseline.peak), mb(cli.peak), mb(growth(cli.peak, cliBaseline.peak))],
       ],
     ),

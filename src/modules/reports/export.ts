@@ -150,7 +150,8 @@ function pageQuery(family: Family, columns: Column[], from: Date, to: Date, afte
     ORDER BY "timestamp", id ${limit === null ? sql`` : sql`LIMIT ${limit}`}`;
 }
 
-type RawRow = Record<string, unknown>;
+/** A row as its values in column order (no per-row object with keys: less garbage per page). */
+type RawRow = unknown[];
 
 /** Pages of raw rows of one family, from a cursor (PostgreSQL) or by keyset (PGlite). */
 async function* pages(db: Database, databaseUrl: string | undefined, family: Family, columns: Column[], from: Date, to: Date): AsyncGenerator<RawRow[]> {
@@ -162,7 +163,7 @@ async function* pages(db: Database, databaseUrl: string | undefined, family: Fam
       // One read-only transaction: the cursor reads one snapshot of the range, however long the export takes.
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       const statement = pageQuery(family, columns, from, to, null, null);
-      const cursor = client.query(new Cursor<RawRow>(statement.text, statement.values as unknown[]));
+      const cursor = client.query(new Cursor<RawRow>(statement.text, statement.values as unknown[], { rowMode: 'array' }));
       try {
         for (;;) {
           const rows = await cursor.read(PAGE_ROWS);
@@ -180,11 +181,13 @@ async function* pages(db: Database, databaseUrl: string | undefined, family: Fam
   }
   let after: { timestamp: string; id: string } | null = null;
   for (;;) {
-    const rows: RawRow[] = await db.query<RawRow>(pageQuery(family, columns, from, to, after, PAGE_ROWS));
+    const rows = (await db.query<Record<string, unknown>>(pageQuery(family, columns, from, to, after, PAGE_ROWS))).map((row) =>
+      columns.map((_, index) => row[`c${index}`]),
+    );
     if (rows.length === 0) return;
     yield rows;
     const last = rows[rows.length - 1] as RawRow;
-    after = { id: String(last.c0), timestamp: String(last.c1) };
+    after = { id: String(last[0]), timestamp: String(last[1]) };
     if (rows.length < PAGE_ROWS) return;
   }
 }
@@ -196,7 +199,7 @@ function ndjsonLines(columns: Column[], rows: RawRow[], family: Family | null): 
   for (const row of rows) {
     out += prefix;
     for (let index = 0; index < columns.length; index += 1) {
-      const value = row[`c${index}`];
+      const value = row[index];
       // JSON columns arrive as their JSON text: spliced in as is, not parsed and printed again.
       const text = value === null || value === undefined ? 'null' : (columns[index] as Column).json ? String(value) : JSON.stringify(value);
       out += `${index === 0 ? '' : ','}${names[index]}:${text}`;
@@ -212,10 +215,7 @@ const csvOptions = {
 };
 
 function csvLines(columns: Column[], rows: RawRow[]): string {
-  return stringify(
-    rows.map((row) => columns.map((_, index) => row[`c${index}`] ?? null)),
-    csvOptions,
-  );
+  return stringify(rows, csvOptions);
 }
 
 export interface ExportProgress {
