@@ -45,7 +45,7 @@ const JobObject = builder.objectRef<JobInfo>('Job').implement({
   fields: (t) => ({
     name: t.exposeString('name'),
     description: t.exposeString('description'),
-    schedule: t.exposeString('schedule', { description: 'A cron expression (read in UTC) or an interval such as 30s.' }),
+    schedule: t.exposeString('schedule', { description: 'A cron expression (read in UTC, or in the zone of a CRON_TZ=<zone> prefix) or an interval such as 30s.' }),
     scope: t.field({ type: JobScopeEnum, resolve: (job) => (job.scope === 'host' ? 'HOST' : 'CLUSTER') }),
     enabled: t.exposeBoolean('enabled', { description: "Whether this instance's schedule fires it (MONITORING_ENABLED)." }),
     nextRunAt: t.field({
