@@ -98,7 +98,7 @@ export function exportRoute(services: Services): HttpRoute {
       }
       running += 1;
       try {
-        await stream(req, res, services, request);
+        await stream(req, res, services, request, (message) => context.fail('UNAVAILABLE', message));
       } finally {
         running -= 1;
       }
@@ -106,8 +106,25 @@ export function exportRoute(services: Services): HttpRoute {
   };
 }
 
-async function stream(req: IncomingMessage, res: ServerResponse, services: Services, request: ReturnType<typeof parseExportRequest>) {
+async function stream(
+  req: IncomingMessage,
+  res: ServerResponse,
+  services: Services,
+  request: ReturnType<typeof parseExportRequest>,
+  fail: (message: string) => void,
+) {
   const gzip = acceptsGzip(req);
+  const source = exportChunks(services.db, services.config.database.url, request);
+  // The first chunk is read before the status line: a database that fails at once gets a 503 the client can retry,
+  // rather than a 200 cut short.
+  let first: IteratorResult<string, unknown>;
+  try {
+    first = await source.next();
+  } catch (error) {
+    services.log.warn({ err: error }, 'export could not start');
+    fail('The export could not read the database; retry shortly');
+    return;
+  }
   const day = request.from.toISOString().slice(0, 10);
   const name = `insights-export-${request.families.length === 1 ? request.families[0] : 'all'}-${day}.${request.format}`;
   res.writeHead(200, {
@@ -119,10 +136,16 @@ async function stream(req: IncomingMessage, res: ServerResponse, services: Servi
     ...(gzip ? { 'content-encoding': 'gzip' } : {}),
   });
   if (req.method === 'HEAD') {
+    await source.return({});
     res.end();
     return;
   }
-  const chunks = Readable.from(exportChunks(services.db, services.config.database.url, request));
+  async function* all() {
+    if (first.done) return;
+    yield first.value;
+    yield* source;
+  }
+  const chunks = Readable.from(all());
   try {
     // Backpressure all the way: the cursor is read only as fast as the client takes the bytes.
     if (gzip) await pipeline(chunks, createGzip(), res);

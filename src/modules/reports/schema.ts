@@ -311,8 +311,12 @@ builder.mutationFields((t) => ({
       const { report } = await ctx.reports.request(
         { type: args.input.type, from: args.input.from, to: args.input.to, timeZone: args.input.timeZone, email: args.input.email ?? false },
         { actor: ctx.principal, name: ctx.principal.keyName },
+        { start: false },
       );
-      return ctx.db.prisma.report.findUniqueOrThrow({ ...query, where: { id: BigInt(report.id) } });
+      // Read before the worker starts, so the answer is the report as requested (PENDING when new).
+      const stored = await ctx.db.prisma.report.findUniqueOrThrow({ ...query, where: { id: BigInt(report.id) } });
+      ctx.reports.startWork(report);
+      return stored;
     },
   }),
 }));

@@ -195,7 +195,11 @@ export class ReportService {
    * Asks for a report: returns the period's existing report (READY, or on its way), restarts a FAILED one, or
    * creates it PENDING; the worker then generates it. Recorded in the audit trail when an actor asks.
    */
-  async request(request: ReportRequest, requester: { actor: Actor | null; name: string }): Promise<{ report: ReportRow; created: boolean }> {
+  async request(
+    request: ReportRequest,
+    requester: { actor: Actor | null; name: string },
+    options: { start?: boolean } = {},
+  ): Promise<{ report: ReportRow; created: boolean }> {
     const { type, period, timeZone } = this.resolvePeriod(request);
     const periodKey = type === 'CUSTOM' ? null : `${type}/${timeZone}/${period.start.toISOString()}`;
     const result = await this.db.transaction(async (tx) => {
@@ -231,9 +235,14 @@ export class ReportService {
       }
       return { report, created: created || inserted !== undefined };
     });
-    if (result.report.status === 'PENDING') this.kick(result.report.id);
-    else if (result.report.status === 'READY' && result.report.emailStatus === 'PENDING') this.kickEmail(result.report.id);
+    if (options.start !== false) this.startWork(result.report);
     return result;
+  }
+
+  /** Starts what a requested report needs in the background: its generation, or the e-mail of a READY one. */
+  startWork(report: Pick<ReportRow, 'id' | 'status' | 'emailStatus'>): void {
+    if (report.status === 'PENDING') this.kick(report.id);
+    else if (report.status === 'READY' && report.emailStatus === 'PENDING') this.kickEmail(report.id);
   }
 
   async get(id: string): Promise<ReportRow | null> {
