@@ -225,6 +225,7 @@ describe.each(BACKENDS)('reports on %s', (backend) => {
     expect(missing.status).toBe(404);
     expect((await missing.json()).errors[0].message).toBe('No report has id 999999');
     expect((await get(`${utc.id}.pdf`)).status).toBe(404);
+    expect((await get('%E0%A4%A.html')).status).toBe(404);
   });
 
   // One browser run is enough: the file is the same on both backends.

@@ -25,8 +25,7 @@ export function downloadRoute(reports: ReportService): HttpRoute {
     path: DOWNLOAD,
     async handle(req, res, context) {
       if (!(await context.admit('READ'))) return;
-      const name = decodeURIComponent(DOWNLOAD.exec((req.url ?? '').split('?')[0] ?? '')?.[1] ?? '');
-      const match = ARTIFACT.exec(name);
+      const match = ARTIFACT.exec(DOWNLOAD.exec((req.url ?? '').split('?')[0] ?? '')?.[1] ?? '');
       if (!match) {
         context.fail('NOT_FOUND', `No such download: use /reports/<id>.html, /reports/<id>.csv or /reports/<id>.json`);
         return;
