@@ -89,17 +89,19 @@ describe.each(BACKENDS)('reports on %s', (backend) => {
     ]);
     expect(performance.totalRequests).toEqual(figure(8, 2));
     expect(performance.avgResponseMs).toEqual(figure(264.375, 200));
-    expect(performance.p95ResponseMs.value).toBeCloseTo(790, 9);
-    expect(performance.p95ResponseMs.previous).toBeCloseTo(290, 9);
-    expect(performance.p99ResponseMs.value).toBeCloseTo(958, 9);
+    // Percentiles: exact (percentile_cont) on raw rows; rollups may serve them from sketches, within 2 %.
+    const near = (actual: number | null, expected: number) => expect(Math.abs((actual as number) - expected) / expected).toBeLessThan(0.02);
+    near(performance.p95ResponseMs.value, 790);
+    near(performance.p95ResponseMs.previous, 290);
+    near(performance.p99ResponseMs.value, 958);
     expect(performance.errorRate).toEqual(figure(0.25, 0));
     expect(performance.slowestEndpoints.map((e: { endpoint: string; requests: number }) => [e.endpoint, e.requests])).toEqual([
       ['/api/orders', 4],
       ['/api/users', 2],
       ['/health', 1],
     ]);
-    expect(performance.slowestEndpoints[0].p95Ms).toBeCloseTo(385, 9);
-    expect(performance.slowestEndpoints[0].p99Ms).toBeCloseTo(397, 9);
+    near(performance.slowestEndpoints[0].p95Ms, 385);
+    near(performance.slowestEndpoints[0].p99Ms, 397);
     expect(performance.topErrorEndpoints).toEqual([
       { endpoint: '/api/orders', errors: 1, requests: 4, errorRate: 0.25 },
       { endpoint: '/api/users', errors: 1, requests: 2, errorRate: 0.5 },

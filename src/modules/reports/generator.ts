@@ -46,9 +46,13 @@ export interface ReportAlertsSource {
 }
 
 export function alertsSourceOf(services: object): ReportAlertsSource | null {
-  if (!('alerts' in services)) return null;
-  const alerts = (services as { alerts?: Partial<ReportAlertsSource> }).alerts;
-  return alerts && typeof alerts.alertCountsByRule === 'function' ? (alerts as ReportAlertsSource) : null;
+  // Whichever name the alerting module registers its service under.
+  for (const name of ['alerts', 'alerting']) {
+    if (!(name in services)) continue;
+    const candidate = (services as Record<string, Partial<ReportAlertsSource> | undefined>)[name];
+    if (candidate && typeof candidate.alertCountsByRule === 'function') return candidate as ReportAlertsSource;
+  }
+  return null;
 }
 
 export interface GenerateContext {
