@@ -15,6 +15,7 @@ import { runAlertsBenchmark } from './alerts.js';
 import { runAnalyticsBenchmark } from './analytics.js';
 import { runFanoutBenchmark } from './fanout.js';
 import { runIngestBenchmark } from './ingest.js';
+import { runReportsBenchmark } from './reports.js';
 
 /**
  * Entry point of `npm run bench`. Sets up once what every benchmark needs (a scratch database, the real
@@ -23,7 +24,7 @@ import { runIngestBenchmark } from './ingest.js';
 
 const USAGE = `Usage: npm run bench -- [options]
 
-  --only NAME    run one benchmark: fanout, ingest, alerts or analytics (default: all, in that order)
+  --only NAME    run one benchmark: fanout, ingest, reports, alerts or analytics (default: all, in that order)
 
   Fan-out (live subscriptions):
   --subscribers N     WebSocket subscribers on the one service instance (default 1000)
@@ -36,16 +37,19 @@ const USAGE = `Usage: npm run bench -- [options]
   --batch N      records per recordSystemMetrics request (default 1000)
   --warmup N     untimed GraphQL batches before the timed run (default 5)
 
+  Reports (exports and report generation):
+  --export-rows N  activities of the exported day (default 1000000, at most 5000000)
+
   Alerts (time to notify; evaluation cost of many rules):
   --alert-rows N       system metric rows generated for the evaluation cost (default 2000000)
+  --alert-rules N      enabled rules evaluated (default 1000)
+  --alert-crossings N  threshold crossings timed end to end (default 6)
+  --alert-interval S   INSIGHTS_ALERT_EVAL_INTERVAL of the time-to-notify run, in seconds (default 5)
 
   Analytics (dashboard reads over a month of data):
   --analytics-scale F  fraction of the full data set: 10 M performance metrics, 4 M activities, 1 M system
                        metrics over 30 days (default 1)
   --analytics-runs N   runs of each read (default 9)
-  --alert-rules N      enabled rules evaluated (default 1000)
-  --alert-crossings N  threshold crossings timed end to end (default 6)
-  --alert-interval S   INSIGHTS_ALERT_EVAL_INTERVAL of the time-to-notify run, in seconds (default 5)
 
   --redis        publish through Redis (REDIS_URL or redis://127.0.0.1:6379) instead of in-process
   --timeout S    give up after S seconds, cleaning up first (default 600)
@@ -53,7 +57,7 @@ const USAGE = `Usage: npm run bench -- [options]
 The admin connection used to create and drop the scratch database is DATABASE_URL,
 or ${DEFAULT_ADMIN_URL}.`;
 
-const BENCHMARKS = ['fanout', 'ingest', 'alerts', 'analytics'] as const;
+const BENCHMARKS = ['fanout', 'ingest', 'reports', 'alerts', 'analytics'] as const;
 type Benchmark = (typeof BENCHMARKS)[number];
 
 interface Options {
@@ -67,6 +71,7 @@ interface Options {
   warmup: number;
   redis: boolean;
   timeoutSeconds: number;
+  exportRows: number;
   alertRows: number;
   analyticsScale: number;
   analyticsRuns: number;
@@ -104,6 +109,7 @@ function parseOptions(argv: string[]): Options | 'help' {
       batch: { type: 'string', default: '1000' },
       warmup: { type: 'string', default: '5' },
       redis: { type: 'boolean', default: false },
+      'export-rows': { type: 'string', default: '1000000' },
       timeout: { type: 'string', default: '600' },
       'alert-rows': { type: 'string', default: '2000000' },
       'analytics-scale': { type: 'string', default: '1' },
@@ -139,6 +145,7 @@ function parseOptions(argv: string[]): Options | 'help' {
     warmup: positiveInteger('warmup', values.warmup, 0, 1000),
     redis: values.redis,
     timeoutSeconds: positiveInteger('timeout', values.timeout, 10, 86_400),
+    exportRows: positiveInteger('export-rows', values['export-rows'], 1, 5_000_000),
     alertRows: positiveInteger('alert-rows', values['alert-rows'], 1000, 50_000_000),
     analyticsScale: scaleOf(values['analytics-scale']),
     analyticsRuns: positiveInteger('analytics-runs', values['analytics-runs'], 7, 1000),
@@ -207,7 +214,7 @@ async function main(): Promise<number> {
     const earlier = await untilAborted(existingScratchDatabases(adminUrl), deadline.signal);
     const runs = (name: Benchmark) => options.only === undefined || options.only === name;
     // Fan-out and ingest share one scratch database and service; alerts and analytics make their own.
-    if (runs('fanout') || runs('ingest')) {
+    if (runs('fanout') || runs('ingest') || runs('reports')) {
       scratch = await untilAborted(createScratchDatabase(adminUrl), deadline.signal);
       service = await untilAborted(startService(scratch.url, { redisUrl }), deadline.signal);
     }
@@ -270,6 +277,17 @@ async function main(): Promise<number> {
     if (ingest && ingest.problems.length > 0) {
       exitCode = 1;
       for (const problem of ingest.problems) process.stderr.write(`FAILED: ${problem}\n`);
+    }
+    if (runs('reports')) {
+      if (runs('ingest') || runs('fanout')) print('');
+      const reports = await untilAborted(
+        runReportsBenchmark({ url: (service as RunningService).url, apiKey: (service as RunningService).apiKey, databaseUrl: (scratch as ScratchDatabase).url, rows: options.exportRows, signal: deadline.signal, print }),
+        deadline.signal,
+      );
+      if (reports.problems.length > 0) {
+        exitCode = 1;
+        for (const problem of reports.problems) process.stderr.write(`FAILED: ${problem}\n`);
+      }
     }
     if (runs('alerts')) {
       if (runs('ingest') || runs('fanout')) print('');

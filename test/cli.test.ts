@@ -147,7 +147,8 @@ describe('the insights command line', () => {
     const report = JSON.parse(failing.stdout) as { healthy: boolean; problems: string[]; jobs: { name: string; status: string }[] };
     expect(report.healthy).toBe(false);
     expect(report.problems).toEqual([expect.stringMatching(/^aggregate-application-metrics: latest run \d+ .* failed: rollup table locked$/)]);
-    expect(report.jobs.map((job) => [job.name, job.status])).toEqual([
+    // The jobs of this file's subject first; other modules (reports…) add theirs after them.
+    expect(report.jobs.slice(0, 6).map((job) => [job.name, job.status])).toEqual([
       ['collect-system-metrics', 'ok'],
       ['retention', 'ok'],
       ['maintain-partitions', 'ok'],

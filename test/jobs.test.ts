@@ -236,7 +236,7 @@ describe.each(BACKENDS)('scheduled jobs on %s', (backend) => {
     expect(logged).toMatchObject({ job: 'flaky', runId: failed!.id, trigger: 'SCHEDULED', err: expect.objectContaining({ message: 'disk on fire' }) });
     expect(new Date(logged!.scheduledAt as string)).toEqual(failed!.scheduledAt);
     // The service itself never noticed.
-    expect((await server.query(JobsOverview)).jobs).toHaveLength(6);
+    expect((await server.query(JobsOverview)).jobs).toHaveLength(server.app.services.scheduler.names.length);
   });
 
   it('skips a tick that comes while the previous run is still going, instead of doubling it', async () => {
@@ -439,7 +439,8 @@ describe.each(BACKENDS)('scheduled jobs on %s', (backend) => {
   it('lists jobs and their history, runs one for ADMIN keys only, and refuses unknown names', async () => {
     const { runJob } = await server.query(JobsRunNow, { name: 'retention' });
     expect(runJob).toMatchObject({ jobName: 'retention', status: 'SUCCEEDED', trigger: 'MANUAL', durationMs: expect.any(Number) });
-    const { jobs } = await server.query(JobsOverview);
+    // The jobs of this file's subject; other modules (reports…) add their own after them.
+    const jobs = (await server.query(JobsOverview)).jobs.slice(0, 6);
     expect(jobs.map(({ name, schedule, scope, enabled, nextRunAt }) => ({ name, schedule, scope, enabled, nextRunAt }))).toEqual([
       { name: 'collect-system-metrics', schedule: '1s', scope: 'HOST', enabled: false, nextRunAt: null },
       { name: 'retention', schedule: '0 3 * * *', scope: 'CLUSTER', enabled: false, nextRunAt: null },
@@ -470,7 +471,7 @@ describe.each(BACKENDS)('scheduled jobs on %s', (backend) => {
 
     const reader = await createKey(server.app.services, { name: 'job reader', scopes: ['READ'] });
     const writer = await createKey(server.app.services, { name: 'job writer', scopes: ['READ', 'INGEST'] });
-    expect((await server.request(JobsOverview, undefined, { key: reader.key })).data?.jobs).toHaveLength(6);
+    expect((await server.request(JobsOverview, undefined, { key: reader.key })).data?.jobs).toHaveLength(server.app.services.scheduler.names.length);
     for (const key of [reader.key, writer.key]) {
       const refused = await server.request(JobsRunNow, { name: 'retention' }, { key });
       expect(refused.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');

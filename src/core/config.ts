@@ -135,7 +135,8 @@ export type Config = CoreConfig & ModuleConfig;
 export interface ConfigSection<Key extends keyof ModuleConfig = keyof ModuleConfig, Shape extends z.ZodRawShape = z.ZodRawShape> {
   key: Key;
   variables: Shape;
-  build(env: z.output<z.ZodObject<Shape>>, core: CoreConfig): ModuleConfig[Key];
+  /** Builds the section; `config` holds the core's settings and the sections of modules registered before this one. */
+  build(env: z.output<z.ZodObject<Shape>>, config: CoreConfig & Partial<ModuleConfig>): ModuleConfig[Key];
   /** Problems that involve several variables, reported with every other problem; a variable that is itself invalid is absent. */
   check?(env: Partial<z.output<z.ZodObject<Shape>>>): string[];
 }
@@ -220,6 +221,6 @@ export function loadConfigWith(environment: Environment, sections: readonly Conf
   });
   if (problems.length > 0) throw new ConfigError(problems);
   const config = buildCore(core.values as CoreEnv) as unknown as Record<string, unknown>;
-  for (const { section, env } of parsedSections) config[section.key] = section.build(env as never, config as unknown as CoreConfig);
+  for (const { section, env } of parsedSections) config[section.key] = section.build(env as never, config as unknown as CoreConfig & Partial<ModuleConfig>);
   return config as unknown as Config;
 }

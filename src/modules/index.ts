@@ -5,6 +5,7 @@ import { apiKeysModule } from './apiKeys/index.js';
 import { auditModule } from './audit/index.js';
 import { jobsModule } from './jobs/index.js';
 import { recordsModule } from './records/index.js';
+import { reportsModule } from './reports/index.js';
 import { retentionModule } from './retention/index.js';
 import { systemModule } from './system/index.js';
 
@@ -21,5 +22,6 @@ export const MODULES: readonly AppModule[] = [
   retentionModule,
   analyticsModule,
   alertsModule,
+  reportsModule,
   jobsModule,
 ];

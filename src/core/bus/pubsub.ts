@@ -86,7 +86,9 @@ export function createEventBus(options: { redisUrl: string | undefined; prefix?:
     lazyConnect: false,
   };
   const publisher = new Redis(redisUrl, connectionOptions);
-  const subscriber = new Redis(redisUrl, { ...connectionOptions, enableOfflineQueue: true, maxRetriesPerRequest: null });
+  // No ready check on the subscriber: ioredis 5.8.2+ may send its INFO probe after the connection entered subscriber
+  // mode (redis/ioredis#2037), which Redis refuses and which surfaces as an unhandled rejection.
+  const subscriber = new Redis(redisUrl, { ...connectionOptions, enableOfflineQueue: true, maxRetriesPerRequest: null, enableReadyCheck: false });
   for (const [role, client] of [
     ['publisher', publisher],
     ['subscriber', subscriber],

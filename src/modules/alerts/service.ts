@@ -119,6 +119,23 @@ export class AlertingService {
       ORDER BY CASE severity WHEN 'CRITICAL' THEN 0 WHEN 'WARNING' THEN 1 ELSE 2 END, status, starts_at DESC, id DESC`);
   }
 
+  /**
+   * How many alerts of each rule fired (fired_at) and resolved (ends_at) in [from, to): the alerts section of the
+   * reports. Rules with neither are left out; ordered by rule name.
+   */
+  async alertCountsByRule(from: Date, to: Date): Promise<{ rule: string; fired: number; resolved: number }[]> {
+    return this.db.query<{ rule: string; fired: number; resolved: number }>(sql`/* alerts.countsByRule */
+      SELECT rule_name AS rule,
+        (count(*) FILTER (WHERE fired_at >= ${from} AND fired_at < ${to}))::int AS fired,
+        (count(*) FILTER (WHERE status = 'RESOLVED' AND fired_at IS NOT NULL AND ends_at >= ${from} AND ends_at < ${to}))::int AS resolved
+      FROM alerts
+      WHERE (fired_at >= ${from} AND fired_at < ${to}) OR (ends_at >= ${from} AND ends_at < ${to})
+      GROUP BY rule_name
+      HAVING count(*) FILTER (WHERE fired_at >= ${from} AND fired_at < ${to}) > 0
+          OR count(*) FILTER (WHERE status = 'RESOLVED' AND fired_at IS NOT NULL AND ends_at >= ${from} AND ends_at < ${to}) > 0
+      ORDER BY rule_name`);
+  }
+
   /** Silences and inhibitions of alerts at `now`, for the `silenced`/`inhibited` fields. */
   async mutes(alerts: readonly AlertRecord[], now = new Date()): Promise<{ silences: SilenceRecord[]; inhibited: Map<string, string> }> {
     const [silences, inhibited] = await Promise.all([activeSilences(this.db, now), inhibitions(this.db, alerts.filter((a) => a.status !== 'RESOLVED'))]);

@@ -74,7 +74,7 @@ function jobRow(job: JobHealth): string[] {
   const latest = run
     ? `${run.status} ${run.scheduledAt.toISOString()} on ${run.host}${run.durationMs === null ? '' : ` (${run.durationMs} ms)`}${run.trigger === 'MANUAL' ? ' manual' : ''}`
     : 'never';
-  const schedule = job.schedule.includes(' ') ? `${job.schedule} UTC` : `every ${job.schedule}`;
+  const schedule = job.schedule.startsWith('CRON_TZ=') ? job.schedule : job.schedule.includes(' ') ? `${job.schedule} UTC` : `every ${job.schedule}`;
   return [job.name, schedule, latest, job.status];
 }
 

@@ -124,7 +124,8 @@ export class JobScheduler {
     const timerName = `${this.instance}:${job.name}`;
     if (job.schedule.kind === 'cron') {
       const timer = new schedule.Job(timerName, (fireDate: Date) => this.onTimer(job, fireDate));
-      timer.schedule({ rule: job.schedule.spec, tz: 'UTC' });
+      // The rule without its CRON_TZ= prefix, in the schedule's zone (UTC unless the prefix names one).
+      timer.schedule({ rule: job.schedule.spec.replace(/^CRON_TZ=\S+ /, ''), tz: job.schedule.timeZone });
       this.timers.set(job.name, timer);
       return;
     }

@@ -75,7 +75,7 @@ const JobObject = builder.objectRef<JobInfo>('Job').implement({
     description: t.exposeString('description', { description: 'What the job does.' }),
     schedule: t.exposeString('schedule', {
       description:
-        'When it runs: a cron expression (read in UTC) or an interval such as 30s, 5m, 2h or 1d, aligned to the Unix epoch ' +
+        'When it runs: a cron expression (read in UTC, or in the zone of a CRON_TZ=<zone> prefix) or an interval such as 30s, 5m, 2h or 1d, aligned to the Unix epoch ' +
         '(30s ticks at :00 and :30 of every minute).',
     }),
     scope: t.field({ type: JobScopeEnum, description: 'Where each tick runs.', resolve: (job) => (job.scope === 'host' ? 'HOST' : 'CLUSTER') }),
