@@ -14,12 +14,24 @@ import { REGISTRY } from '../records/registry.js';
 const DAY_MS = 86_400_000;
 /** Partitions kept ready: yesterday (late records) to a week ahead (clock skew allows an hour; this is margin). */
 const AHEAD_DAYS = 7;
+/**
+ * The advisory lock class of partition changes (one key per table). Two instances starting together both create
+ * the same partitions; each CREATE ... PARTITION OF locks the parent and the default partition, and two of them
+ * interleaving deadlock. One creator per table at a time; the second then finds the partition there.
+ */
+const PARTITION_LOCK_CLASS = 7_271_305;
 
 export const PARTITIONED_TABLES: readonly string[] = FAMILIES.map((family) => REGISTRY[family].table);
 
 /** Identifiers built here are a registry table name plus digits: never caller input. */
 const ident = (name: string) => Prisma.raw(`"${name}"`);
 const dayName = (table: string, day: number) => `${table}_p${new Date(day).toISOString().slice(0, 10).replace(/-/g, '')}`;
+
+/** Holds, until the transaction ends, the right to add or drop partitions of one table (PGlite has one connection). */
+export async function lockPartitionChanges(db: Database, tx: Queryable, table: string): Promise<void> {
+  if (db.kind !== 'postgres') return;
+  await tx.query(sql`/* partitions.lock */ SELECT pg_advisory_xact_lock(${PARTITION_LOCK_CLASS}::int, ${PARTITIONED_TABLES.indexOf(table)}::int)`);
+}
 
 export interface DayPartition {
   name: string;
@@ -48,6 +60,7 @@ export async function dayPartitions(db: Queryable, table: string): Promise<DayPa
 async function ensureDay(db: Database, table: string, day: number): Promise<'exists' | 'created' | 'moved'> {
   const name = dayName(table, day);
   return db.transaction(async (tx) => {
+    await lockPartitionChanges(db, tx, table);
     const [exists] = await tx.query<{ present: boolean }>(sql`SELECT to_regclass(${name}) IS NOT NULL AS present`);
     if (exists?.present) return 'exists';
     const from = new Date(day);

@@ -10,7 +10,7 @@ import type { Schedule } from '../../core/schedule.js';
 import { Prisma } from '../../generated/prisma/client.js';
 import { recordColumns } from '../records/filters.js';
 import { REGISTRY } from '../records/registry.js';
-import { dayPartitions, type DayPartition } from './partitions.js';
+import { dayPartitions, lockPartitionChanges, type DayPartition } from './partitions.js';
 
 const gzip = promisify(gzipCallback);
 const raw = Prisma.raw;
@@ -173,6 +173,7 @@ async function dropDay(
   return db.transaction(async (tx) => {
     const [row] = await tx.query<{ count: number }>(sql`/* retention.countPartition */ SELECT count(*)::int AS count FROM ${name}`);
     if (db.kind === 'postgres') await tx.query(sql`SET LOCAL lock_timeout = '10s'`);
+    await lockPartitionChanges(db, tx, table);
     await tx.query(sql`/* retention.dropPartition */ DROP TABLE ${name}`);
     return row?.count ?? 0;
   });
