@@ -7,6 +7,7 @@ import {
   QuantileSketch,
   SketchDecodeError,
 } from '../src/modules/analytics/sketches/index.js';
+import { FieldStats } from '../src/modules/analytics/rollups/partial.js';
 import { seededRandom, type Random } from './support/prng.js';
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -260,6 +261,28 @@ describe('QuantileSketch', () => {
     // −0 counts as zero and never shows up as a minimum of −0.
     const withNegativeZero = sketchOf([-0, 5]);
     expect(Object.is(withNegativeZero.min, 0)).toBe(true);
+  });
+
+  it('answers quantiles from serialized bytes exactly as the deserialized sketch does, and checks the bytes', () => {
+    const random = seededRandom(7);
+    const samples: number[][] = [
+      [],
+      [3],
+      [0, 0, 0],
+      [-5, -1, 0, 2, 8],
+      Array.from({ length: 5_000 }, () => (random.next() < 0.3 ? -1 : 1) * Math.exp(4 * random.next())),
+      Array.from({ length: 2_000 }, () => 20 / Math.pow(1 - random.next(), 1 / 1.5)),
+    ];
+    for (const values of samples) {
+      const bytes = sketchOf(values).serialize();
+      const decoded = QuantileSketch.deserialize(bytes);
+      expect(QuantileSketch.quantilesOfSerialized(bytes, Q_GRID)).toEqual(decoded.quantiles(Q_GRID));
+      expect(QuantileSketch.quantilesOfSerialized(bytes, [0.99, 0.5])).toEqual(decoded.quantiles([0.99, 0.5]));
+    }
+    const bytes = sketchOf([1, 2, 3]).serialize();
+    expect(() => QuantileSketch.quantilesOfSerialized(bytes.subarray(0, bytes.length - 1), [0.5])).toThrow(SketchDecodeError);
+    expect(() => QuantileSketch.quantilesOfSerialized(Buffer.from('garbage'), [0.5])).toThrow(SketchDecodeError);
+    expect(() => QuantileSketch.quantilesOfSerialized(bytes, [1.5])).toThrow(RangeError);
   });
 
   it('bins are capped: the lowest collapse, high quantiles and exact aggregates survive, order does not matter', () => {
@@ -551,5 +574,53 @@ describe('DistinctCountSketch', () => {
     const { rejected } = expectCorruptionRejectedOrConsistent(sparse, roundTrip);
     expect(rejected).toBeGreaterThan(0);
     expectCorruptionRejectedOrConsistent(exact, roundTrip);
+  });
+});
+
+describe('FieldStats (a rollup row field: count, sum, min, max and a sketch kept serialized until merged)', () => {
+  const statsOf = (values: number[]) => {
+    const stats = new FieldStats();
+    for (const value of values) stats.add(value);
+    return stats;
+  };
+  /** As a rollup row stores it and a read gets it back: no sketch for two values or fewer. */
+  const stored = (stats: FieldStats, loaded = true) =>
+    FieldStats.from(stats.count, stats.count ? stats.sum : null, stats.count ? stats.min : null, stats.count ? stats.max : null, loaded ? stats.storedSketch() : undefined);
+  const QS = ['p50', 'p95', 'p99'] as const;
+
+  it('merges small, serialized and decoded parts in any order into what one FieldStats of all values holds', () => {
+    const random = seededRandom(11);
+    const parts = [[5], [1, 9], Array.from({ length: 300 }, () => Math.exp(5 * random.next())), [2, 3, 4], [], [7], Array.from({ length: 50 }, () => 100 * random.next())];
+    const whole = statsOf(parts.flat());
+    for (const order of [parts, [...parts].reverse(), [parts[3], parts[0], parts[6], parts[1], parts[2], parts[5], parts[4]] as number[][]]) {
+      for (const consume of [false, true]) {
+        const merged = new FieldStats();
+        for (const part of order) (consume ? merged.absorb.bind(merged) : merged.merge.bind(merged))(stored(statsOf(part)));
+        expect([merged.count, merged.sum, merged.min, merged.max]).toEqual([whole.count, expect.closeTo(whole.sum, 6), whole.min, whole.max]);
+        for (const fn of QS) expect(merged.value(fn)).toBe(whole.value(fn));
+        expect(Buffer.from(merged.storedSketch() as Uint8Array)).toEqual(Buffer.from(whole.storedSketch() as Uint8Array));
+      }
+    }
+  });
+
+  it('a merge leaves its argument alone; a row read without its sketch sums but refuses percentiles', () => {
+    const row = stored(statsOf([1, 2, 3, 4, 5]));
+    const before = QS.map((fn) => row.value(fn));
+    const target = new FieldStats();
+    target.merge(row);
+    target.add(1000);
+    target.merge(stored(statsOf([500, 600, 700])));
+    expect(QS.map((fn) => row.value(fn))).toEqual(before);
+    expect(row.count).toBe(5);
+
+    const unloaded = new FieldStats();
+    unloaded.absorb(stored(statsOf([1, 2, 3]), false));
+    unloaded.merge(stored(statsOf([10, 20, 30])));
+    expect([unloaded.count, unloaded.sum, unloaded.min, unloaded.max, unloaded.value('avg')]).toEqual([6, 66, 1, 30, 11]);
+    expect(() => unloaded.value('p50')).toThrow(/without their sketch/);
+    // Two values or fewer need no sketch: their percentiles stay exact.
+    const small = new FieldStats();
+    small.absorb(stored(statsOf([4, 8]), false));
+    expect(small.value('p50')).toBe(6);
   });
 });

@@ -86,9 +86,16 @@ export const measureKey = (measure: Measure): string => measure.as ?? (measure.f
 
 /** The percentile a measure function asks for, or null. */
 export function percentileOf(fn: MeasureFunction): number | null {
-  const match = /^p(\d\d)$/.exec(fn);
-  return match ? Number(match[1]) / 100 : null;
+  let q = PERCENTILES.get(fn);
+  if (q === undefined) {
+    const match = /^p(\d\d)$/.exec(fn);
+    q = match ? Number(match[1]) / 100 : null;
+    PERCENTILES.set(fn, q);
+  }
+  return q;
 }
+/** percentileOf, remembered per function name (it is asked once per row and measure). */
+const PERCENTILES = new Map<string, number | null>();
 
 /** Beyond this, a count the rollups cannot serve stops counting (a connection's totalCountExact is then false). */
 export const COUNT_CAP = 100_000;

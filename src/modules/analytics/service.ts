@@ -128,7 +128,12 @@ export class AnalyticsService {
   async countRecords(family: Family, filter: RecordFilter): Promise<{ count: number; exact: boolean }> {
     const range = await rangeOf(this.db, family, filter);
     if (!range) return { count: 0, exact: true };
-    const query: AggregateQuery = { family, filter: { ...filter, from: undefined, to: undefined }, ...range, measures: [{ fn: 'count' }] };
+    // An open end is closed by the first or last record: widening it to a whole UTC day counts the same records
+    // (there are none beyond), and lets day rollups serve the edge days instead of hours, minutes and raw rows.
+    const day = 86_400_000;
+    const from = filter.from ? range.from : new Date(Math.floor(range.from.getTime() / day) * day);
+    const to = filter.to ? range.to : new Date(Math.ceil(range.to.getTime() / day) * day);
+    const query: AggregateQuery = { family, filter: { ...filter, from: undefined, to: undefined }, from, to, measures: [{ fn: 'count' }] };
     const rolled = await this.reader.read(query);
     if (rolled) return { count: rolled.rows.reduce((sum, row) => sum + row.count, 0), exact: true };
     const count = await countCapped(this.db, family, filter, this.options.countCap);

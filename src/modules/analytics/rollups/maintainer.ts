@@ -17,7 +17,7 @@ import {
   type StoredMetricRollup,
 } from './rows.js';
 import { FULL_SLICE, METRIC_FAMILIES, RESOLUTION_MS, TOTAL_SLICE, dimsJson, floorTo, minuteHorizon, type Dims, type Resolution } from './shape.js';
-import { addActivityRecord, addMetricRecord, readActivityRecords, readMetricRecords, type Range } from './source.js';
+import { addActivityRecord, addMetricRecord, rangesSql, readActivityRecords, readMetricRecords, type Range } from './source.js';
 
 // Keeping the rollups up to date, TimescaleDB-style: every ingest transaction records which minutes it touched
 // (rollup_invalidations, written with the records, so a crash between commit and rollup loses nothing), and a
@@ -240,8 +240,9 @@ export class RollupMaintainer {
     const minuteRows = [...full.values()];
     const keepMinutes = hour >= minuteHorizon(this.minuteRetentionDays);
     const stored = keepMinutes ? [...minuteRows, ...this.slices(minuteRows, [])] : [];
+    // As ranges, not `bucket = ANY(…)`: with an array the planner may scan the whole (family, resolution) prefix.
     await tx.query(sql`/* rollups.clearMetricMinutes */
-      DELETE FROM metric_rollups WHERE family = ${family} AND resolution = '1m' AND bucket = ANY(${minutes.map((minute) => new Date(minute))}::timestamptz[])`);
+      DELETE FROM metric_rollups WHERE family = ${family} AND resolution = '1m' AND (${rangesSql(minuteRuns(minutes), 'bucket')})`);
     await insertMetricRollups(tx, stored);
     // The hour from its minutes' full slices: the fresh ones in memory, the others as stored.
     const storedMinutes = await tx.query<StoredMetricRollup>(sql`/* rollups.readMetricMinutes */
@@ -348,7 +349,7 @@ export class RollupMaintainer {
     const minuteRows = [...byKey.values()];
     const dates = minutes.map((minute) => new Date(minute));
     await tx.query(sql`/* rollups.clearActivityMinutes */
-      DELETE FROM activity_rollups WHERE resolution = '1m' AND bucket = ANY(${dates}::timestamptz[])`);
+      DELETE FROM activity_rollups WHERE resolution = '1m' AND (${rangesSql(minuteRuns(minutes), 'bucket')})`);
     if (hour >= minuteHorizon(this.minuteRetentionDays)) await insertActivityRollups(tx, minuteRows);
     const storedMinutes = await tx.query<StoredActivityRollup>(sql`/* rollups.readActivityMinutes */
       SELECT bucket, activity_type, count::float8 AS count, users FROM activity_rollups
@@ -409,7 +410,12 @@ export class RollupMaintainer {
       onProgress?.(total);
       if (stats.minutes > 0) continue;
       // Nothing done: either all is folded in, or another instance's maintainer holds a family's lock.
-      if ((await this.pendingCount(families)) === 0) return total;
+      if ((await this.pendingCount(families)) === 0) {
+        // A rebuild may have changed the rollup tables' size by orders of magnitude: fresh statistics keep the
+        // reads' plans right without waiting for autovacuum.
+        if (this.db.kind === 'postgres') await this.db.query(sql`/* rollups.analyze */ ANALYZE metric_rollups, activity_rollups, activity_user_rollups`);
+        return total;
+      }
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
   }

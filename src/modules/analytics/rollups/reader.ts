@@ -3,12 +3,12 @@ import type { MetricFamily } from '../../../core/records.js';
 import { Prisma } from '../../../generated/prisma/client.js';
 import type { RecordFilter } from '../../records/filters.js';
 import { sqlConditions } from '../../records/filters.js';
-import { INTERVALS, measureKey, type AggregateQuery, type AggregateRow } from '../model.js';
+import { INTERVALS, measureKey, percentileOf, type AggregateQuery, type AggregateRow } from '../model.js';
 import { Partial } from './partial.js';
 import { planRange, rawDuration, zonedDayStarts, zoneOffsetMinutes, type Plan } from './planner.js';
-import { METRIC_ROLLUP_COLUMNS, partialOfActivityRow, partialOfMetricRow, type StoredActivityRollup, type StoredMetricRollup } from './rows.js';
+import { metricRollupColumns, partialOfActivityRow, partialOfMetricRow, type SketchNeeds, type StoredActivityRollup, type StoredMetricRollup } from './rows.js';
 import { FULL_SLICE, TOTAL_SLICE, isMetricFamily, minuteHorizon, type Resolution } from './shape.js';
-import { addActivityRecord, addMetricRecord, readActivityRecords, readMetricRecords, type Range } from './source.js';
+import { addActivityRecord, addMetricRecord, rangesSql, readActivityRecords, readMetricRecords, type Range } from './source.js';
 
 // Serving an aggregate read from the rollups: plan the range (planner.ts), read the rollup rows of each
 // resolution and the raw rows of what they do not cover, and merge everything per target bucket and group.
@@ -72,11 +72,19 @@ function resolutionsFor(query: AggregateQuery): Resolution[] {
   }
 }
 
-const rangesSql = (ranges: readonly Range[], column = 'bucket') =>
-  join(
-    ranges.map(([start, end]) => sql`(${Prisma.raw(column)} >= ${new Date(start)} AND ${Prisma.raw(column)} < ${new Date(end)})`),
-    ' OR ',
-  );
+
+/** The sketches a read's measures need (percentiles per field, distinct users): only those are read and decoded. */
+function sketchNeeds(query: AggregateQuery): SketchNeeds {
+  const needs: SketchNeeds = { value: false, responseTime: false, users: false };
+  for (const measure of query.measures) {
+    if (measure.fn === 'uniqueUsers') needs.users = true;
+    else if (percentileOf(measure.fn) !== null) {
+      if (measure.field === 'responseTimeMs') needs.responseTime = true;
+      else needs.value = true;
+    }
+  }
+  return needs;
+}
 
 type Horizons = { [R in Resolution]?: number };
 
@@ -153,6 +161,7 @@ export class RollupReader {
     if (filter.appName != null) conditions.push(sql`app_name = ${filter.appName}`);
     const tagCondition = Object.keys(tagFilter).length > 0 ? sql` AND dims::jsonb @> ${JSON.stringify(tagFilter)}::jsonb` : Prisma.empty;
     const toBucket = bucketer(query);
+    const columns = metricRollupColumns(sketchNeeds(query));
     const merged = new Map<string, Group>();
     const groupOf = (bucket: number, values: Record<string, string | null>) => {
       const key = `${bucket}\u0001${groupBy.map((dimension) => values[dimension] ?? '\u0000').join('\u0001')}`;
@@ -169,8 +178,8 @@ export class RollupReader {
         // Minutes keep only the total and the full slice: a one-tag read of minutes merges full-slice rows.
         const stored = resolution === '1m' && slice !== TOTAL_SLICE ? FULL_SLICE : slice;
         const rows = await this.db.query<StoredMetricRollup>(sql`/* rollups.readMetricRollups */
-          SELECT ${METRIC_ROLLUP_COLUMNS} FROM metric_rollups
-          WHERE resolution = ${resolution} AND slice = ${stored} AND ${join(conditions, ' AND ')} AND (${rangesSql(ranges)})${tagCondition}`);
+          SELECT ${columns} FROM metric_rollups
+          WHERE resolution = ${resolution} AND slice = ${stored} AND ${join(conditions, ' AND ')} AND (${rangesSql(ranges, 'bucket')})${tagCondition}`);
         return rows;
       });
     const rawRead = readMetricRecords(this.db, family, plan.raw, this.tags, this.rawConditions(query, family));
@@ -181,7 +190,7 @@ export class RollupReader {
         for (const dimension of groupBy) {
           values[dimension] = dimension === 'metricName' ? row.metric_name : dimension === 'appName' && family === 'applicationMetrics' ? row.app_name : (dims[dimension] ?? null);
         }
-        groupOf(toBucket(row.bucket.getTime()), values).merge(partialOfMetricRow(row));
+        groupOf(toBucket(row.bucket.getTime()), values).absorb(partialOfMetricRow(row));
       }
     }
     const records = await rawRead;
@@ -217,6 +226,7 @@ export class RollupReader {
     const plan = await this.plan(query, resolutionsFor(query));
     if (!plan) return null;
     const perType = groupBy.includes('activityType') || types.length > 0;
+    const needsUsers = sketchNeeds(query).users;
     const toBucket = bucketer(query);
     const merged = new Map<string, Group>();
     const groupOf = (bucket: number, type: string) => {
@@ -238,12 +248,12 @@ export class RollupReader {
       .filter(([, ranges]) => ranges.length > 0)
       .map(([resolution, ranges]) =>
         this.db.query<StoredActivityRollup>(sql`/* rollups.readActivityRollups */
-          SELECT bucket, activity_type, count::float8 AS count, users FROM activity_rollups
-          WHERE resolution = ${resolution} AND ${typeCondition} AND (${rangesSql(ranges)})`),
+          SELECT bucket, activity_type, count::float8 AS count${needsUsers ? sql`, users` : Prisma.empty} FROM activity_rollups
+          WHERE resolution = ${resolution} AND ${typeCondition} AND (${rangesSql(ranges, 'bucket')})`),
       );
     const rawRead = readActivityRecords(this.db, plan.raw, types.length > 0 ? [sql`activity_type = ANY(${types}::text[])`] : []);
     for (const rows of await Promise.all(reads)) {
-      for (const row of rows) groupOf(toBucket(row.bucket.getTime()), row.activity_type).merge(partialOfActivityRow(row));
+      for (const row of rows) groupOf(toBucket(row.bucket.getTime()), row.activity_type).absorb(partialOfActivityRow(row));
     }
     for (const record of await rawRead) addActivityRecord(groupOf(toBucket(record.ts), record.type), record);
     return { rows: this.finish(query, merged, true), mixed: plan.raw.length > 0 };
@@ -283,10 +293,10 @@ export class RollupReader {
         query.interval
           ? this.db.query<{ bucket: Date | null; user_id: string; count: number }>(sql`/* rollups.readActivityUserRollups */
               SELECT bucket, user_id, count::float8 AS count FROM activity_user_rollups
-              WHERE resolution = ${resolution} AND (${rangesSql(ranges)})${userCondition}`)
+              WHERE resolution = ${resolution} AND (${rangesSql(ranges, 'bucket')})${userCondition}`)
           : this.db.query<{ bucket: Date | null; user_id: string; count: number }>(sql`/* rollups.sumActivityUserRollups */
               SELECT NULL::timestamptz AS bucket, user_id, sum(count)::float8 AS count FROM activity_user_rollups
-              WHERE resolution = ${resolution} AND (${rangesSql(ranges)})${userCondition}
+              WHERE resolution = ${resolution} AND (${rangesSql(ranges, 'bucket')})${userCondition}
               GROUP BY user_id`),
       );
     const rawRead = readActivityRecords(this.db, plan.raw, filter.userId != null ? [sql`user_id = ${filter.userId}`] : []);

@@ -1,4 +1,5 @@
-import { sql, type Queryable } from '../../../core/db/sql.js';
+import { sql, type Queryable, type Sql } from '../../../core/db/sql.js';
+import { Prisma } from '../../../generated/prisma/client.js';
 import type { MetricFamily } from '../../../core/records.js';
 import { DistinctCountSketch } from '../sketches/index.js';
 import { FieldStats, Partial } from './partial.js';
@@ -50,7 +51,8 @@ export interface StoredMetricRollup {
   value_sum: number | null;
   value_min: number | null;
   value_max: number | null;
-  value_sketch: Uint8Array | null;
+  /** undefined when the read left the column out (no percentile of it asked for), as are rt_sketch and users. */
+  value_sketch: Uint8Array | null | undefined;
   last_value: number | null;
   last_ts: number | null;
   last_id: string | null;
@@ -58,21 +60,34 @@ export interface StoredMetricRollup {
   rt_sum: number | null;
   rt_min: number | null;
   rt_max: number | null;
-  rt_sketch: Uint8Array | null;
+  rt_sketch: Uint8Array | null | undefined;
   error_count: number;
-  users: Uint8Array | null;
+  users: Uint8Array | null | undefined;
 }
 
 export const METRIC_ROLLUP_COLUMNS = sql`bucket, metric_name, app_name, slice, dims, count::float8 AS count, value_sum, value_min,
   value_max, value_sketch, last_value, last_ts, last_id::text AS last_id, rt_count::float8 AS rt_count, rt_sum, rt_min, rt_max,
   rt_sketch, error_count::float8 AS error_count, users`;
 
+/** Which of a metric rollup row's sketches a read needs: the others are neither transferred nor decoded. */
+export interface SketchNeeds {
+  value: boolean;
+  responseTime: boolean;
+  users: boolean;
+}
+
+/** METRIC_ROLLUP_COLUMNS with only the sketches a read needs. */
+export function metricRollupColumns(needs: SketchNeeds): Sql {
+  return sql`bucket, metric_name, app_name, slice, dims, count::float8 AS count, value_sum, value_min, value_max,
+    ${needs.value ? sql`value_sketch, ` : Prisma.empty}last_value, last_ts, last_id::text AS last_id, rt_count::float8 AS rt_count,
+    rt_sum, rt_min, rt_max, ${needs.responseTime ? sql`rt_sketch, ` : Prisma.empty}error_count::float8 AS error_count${needs.users ? sql`, users` : Prisma.empty}`;
+}
+
 export function partialOfMetricRow(row: StoredMetricRollup): Partial {
   const partial = new Partial();
   partial.count = row.count;
-  const value = FieldStats.from(row.count, row.value_sum, row.value_min, row.value_max, row.value_sketch);
-  partial.value.merge(value);
-  partial.responseTime.merge(FieldStats.from(row.rt_count, row.rt_sum, row.rt_min, row.rt_max, row.rt_sketch));
+  partial.value.absorb(FieldStats.from(row.count, row.value_sum, row.value_min, row.value_max, row.value_sketch));
+  partial.responseTime.absorb(FieldStats.from(row.rt_count, row.rt_sum, row.rt_min, row.rt_max, row.rt_sketch));
   partial.errors = row.error_count;
   if (row.last_value !== null && row.last_ts !== null && row.last_id !== null) {
     partial.last = { value: row.last_value, timestamp: Number(row.last_ts), id: BigInt(row.last_id) };
@@ -96,13 +111,13 @@ export async function insertMetricRollups(tx: Queryable, rows: MetricRollupRow[]
         ${column((row) => row.slice)}::text[], ${column((row) => row.dimsJson)}::text[],
         ${column((row) => row.partial.count)}::float8[], ${column((row) => (row.partial.value.count ? row.partial.value.sum : null))}::float8[],
         ${column((row) => finiteOrNull(row.partial.value.min))}::float8[], ${column((row) => finiteOrNull(row.partial.value.max))}::float8[],
-        ${column((row) => b64(row.partial.value.storedSketch?.serialize() ?? null))}::text[],
+        ${column((row) => b64(row.partial.value.storedSketch()))}::text[],
         ${column((row) => row.partial.last?.value ?? null)}::float8[], ${column((row) => row.partial.last?.timestamp ?? null)}::float8[],
         ${column((row) => row.partial.last?.id.toString() ?? null)}::text[],
         ${column((row) => row.partial.responseTime.count)}::float8[],
         ${column((row) => (row.partial.responseTime.count ? row.partial.responseTime.sum : null))}::float8[],
         ${column((row) => finiteOrNull(row.partial.responseTime.min))}::float8[], ${column((row) => finiteOrNull(row.partial.responseTime.max))}::float8[],
-        ${column((row) => b64(row.partial.responseTime.storedSketch?.serialize() ?? null))}::text[],
+        ${column((row) => b64(row.partial.responseTime.storedSketch()))}::text[],
         ${column((row) => row.partial.errors)}::float8[], ${column((row) => b64(row.partial.users?.serialize() ?? null))}::text[])
         AS u(f, r, b, m, a, s, d, c, vs, vmin, vmax, vk, lv, lt, li, rc, rs, rmin, rmax, rk, e, u)`);
   }
@@ -112,7 +127,7 @@ export interface StoredActivityRollup {
   bucket: Date;
   activity_type: string;
   count: number;
-  users: Uint8Array | null;
+  users?: Uint8Array | null;
 }
 
 export function partialOfActivityRow(row: StoredActivityRollup): Partial {

@@ -29,9 +29,11 @@ export interface ActivitySourceRecord {
 
 export type Range = readonly [number, number];
 
-function rangeCondition(ranges: readonly Range[]): Sql {
+/** `(column >= start AND column < end) OR …` for each range: B-tree range scans, whatever the table's statistics say. */
+export function rangesSql(ranges: readonly Range[], column: 'timestamp' | 'bucket' = 'timestamp'): Sql {
+  const name = Prisma.raw(column === 'timestamp' ? '"timestamp"' : 'bucket');
   return join(
-    ranges.map(([start, end]) => sql`("timestamp" >= ${new Date(start)} AND "timestamp" < ${new Date(end)})`),
+    ranges.map(([start, end]) => sql`(${name} >= ${new Date(start)} AND ${name} < ${new Date(end)})`),
     ' OR ',
   );
 }
@@ -60,7 +62,7 @@ export async function readMetricRecords(
       ${has(family, 'userId') ? sql`user_id` : sql`NULL::text`} AS "user"
       ${tagColumns.length > 0 ? sql`, ${join(tagColumns)}` : Prisma.empty}
     FROM ${table}
-    WHERE (${rangeCondition(ranges)})${extra.length > 0 ? sql` AND ${join(extra, ' AND ')}` : Prisma.empty}`);
+    WHERE (${rangesSql(ranges)})${extra.length > 0 ? sql` AND ${join(extra, ' AND ')}` : Prisma.empty}`);
   return rows.map((row) => ({
     ts: row.ts,
     id: row.id,
@@ -79,7 +81,7 @@ export async function readActivityRecords(db: Queryable, ranges: readonly Range[
   return db.query<ActivitySourceRecord>(sql`/* rollups.readActivityRecords */
     SELECT (extract(epoch FROM "timestamp") * 1000)::float8 AS ts, id::text AS id, activity_type AS type, user_id AS "user"
     FROM user_activities
-    WHERE (${rangeCondition(ranges)})${extra.length > 0 ? sql` AND ${join(extra, ' AND ')}` : Prisma.empty}`);
+    WHERE (${rangesSql(ranges)})${extra.length > 0 ? sql` AND ${join(extra, ' AND ')}` : Prisma.empty}`);
 }
 
 /** Adds one metric record to a partial aggregate. */

@@ -42,9 +42,6 @@ const MAGIC = 0x51; // 'Q'
 const VERSION = 1;
 
 const EMPTY = new Float64Array(0);
-/** Reused by BinStore.read (single-threaded, never re-entered). */
-let scratchIndices = new Float64Array(256);
-let scratchCounts = new Float64Array(256);
 
 /** Counts per bin index over a contiguous window of at most `maxBins` indices (collapsing the lowest). */
 class BinStore {
@@ -109,6 +106,21 @@ class BinStore {
 
   mergeFrom(other: BinStore): void {
     if (other.total === 0) return;
+    if (this.total === 0 && other.hi - other.lo < this.maxBins) {
+      this.copyFrom(other);
+      return;
+    }
+    const lo = Math.min(this.lo, other.lo);
+    const hi = Math.max(this.hi, other.hi);
+    if (this.total > 0 && hi - lo < this.maxBins) {
+      // The union fits: one reservation, then the counts are added in place (no collapsing can happen).
+      this.reserve(lo, hi);
+      for (let i = other.lo; i <= other.hi; i++) (this.counts[i - this.offset] as number) += other.counts[i - other.offset] as number;
+      this.lo = lo;
+      this.hi = hi;
+      this.total += other.total;
+      return;
+    }
     // Highest first: the first add fixes the top of the window, so collapsing (if any) happens once.
     for (let i = other.hi; i >= other.lo; i--) {
       const c = other.counts[i - other.offset] as number;
@@ -117,8 +129,9 @@ class BinStore {
   }
 
   copyFrom(other: BinStore): void {
-    this.counts = other.counts.slice();
-    this.offset = other.offset;
+    // Only the live window is copied (the other's array may hold spare room on both sides).
+    this.counts = other.counts.slice(other.lo - other.offset, other.hi - other.offset + 1);
+    this.offset = other.lo;
     this.lo = other.lo;
     this.hi = other.hi;
     this.total = other.total;
@@ -145,43 +158,68 @@ class BinStore {
   }
 
   read(input: ByteReader, minIndex: number, maxIndex: number): void {
-    const bins = input.varint();
-    if (bins === 0) return;
-    // Each bin takes at least two bytes; checked before allocating anything.
-    if (bins > this.maxBins || bins * 2 > input.remaining) input.fail(`implausible number of bins ${bins}`);
-    if (scratchIndices.length < bins) {
-      scratchIndices = new Float64Array(Math.max(bins, 2 * scratchIndices.length));
-      scratchCounts = new Float64Array(scratchIndices.length);
-    }
-    const indices = scratchIndices;
-    const counts = scratchCounts;
-    let index = 0;
-    let total = 0;
-    for (let k = 0; k < bins; k++) {
-      if (k === 0) index = input.zigzag();
-      else {
-        const delta = input.varint();
-        if (delta < 1) input.fail('bin indices not increasing');
-        index += delta;
-      }
-      const c = input.varint();
-      if (c < 1) input.fail('empty bin');
-      if (index < minIndex || index > maxIndex) input.fail(`bin index ${index} out of range`);
-      indices[k] = index;
-      counts[k] = c;
-      total += c;
-    }
-    const lo = indices[0] as number;
-    const hi = indices[bins - 1] as number;
-    if (hi - lo + 1 > this.maxBins) input.fail(`bins span ${hi - lo + 1} indices, more than maxBins ${this.maxBins}`);
-    if (total > Number.MAX_SAFE_INTEGER) input.fail('count out of range');
+    const bins = readSparse(input, minIndex, maxIndex, this.maxBins, SCRATCH_A);
+    if (bins.length === 0) return;
+    const lo = bins.indices[0] as number;
+    const hi = bins.indices[bins.length - 1] as number;
     this.counts = new Float64Array(hi - lo + 1);
     this.offset = lo;
-    for (let k = 0; k < bins; k++) this.counts[(indices[k] as number) - lo] = counts[k] as number;
+    for (let k = 0; k < bins.length; k++) this.counts[(bins.indices[k] as number) - lo] = bins.counts[k] as number;
     this.lo = lo;
     this.hi = hi;
-    this.total = total;
+    this.total = bins.total;
   }
+}
+
+/** Bins as serialized: increasing indices and their counts (reused buffers, valid until the next read into them). */
+interface SparseBins {
+  indices: Float64Array;
+  counts: Float64Array;
+  length: number;
+  total: number;
+}
+
+const sparseBins = (): SparseBins => ({ indices: new Float64Array(256), counts: new Float64Array(256), length: 0, total: 0 });
+/** Scratch (single-threaded, never re-entered): A for BinStore.read and positive bins, B for negative bins. */
+const SCRATCH_A = sparseBins();
+const SCRATCH_B = sparseBins();
+
+/** Reads one store's bins into `into`, checking them as it goes. */
+function readSparse(input: ByteReader, minIndex: number, maxIndex: number, maxBins: number, into: SparseBins): SparseBins {
+  into.length = 0;
+  into.total = 0;
+  const bins = input.varint();
+  if (bins === 0) return into;
+  // Each bin takes at least two bytes; checked before allocating anything.
+  if (bins > maxBins || bins * 2 > input.remaining) input.fail(`implausible number of bins ${bins}`);
+  if (into.indices.length < bins) {
+    into.indices = new Float64Array(Math.max(bins, 2 * into.indices.length));
+    into.counts = new Float64Array(into.indices.length);
+  }
+  const { indices, counts } = into;
+  let index = 0;
+  let total = 0;
+  for (let k = 0; k < bins; k++) {
+    if (k === 0) index = input.zigzag();
+    else {
+      const delta = input.varint();
+      if (delta < 1) input.fail('bin indices not increasing');
+      index += delta;
+    }
+    const c = input.varint();
+    if (c < 1) input.fail('empty bin');
+    if (index < minIndex || index > maxIndex) input.fail(`bin index ${index} out of range`);
+    indices[k] = index;
+    counts[k] = c;
+    total += c;
+  }
+  const lo = indices[0] as number;
+  const hi = indices[bins - 1] as number;
+  if (hi - lo + 1 > maxBins) input.fail(`bins span ${hi - lo + 1} indices, more than maxBins ${maxBins}`);
+  if (total > Number.MAX_SAFE_INTEGER) input.fail('count out of range');
+  into.length = bins;
+  into.total = total;
+  return into;
 }
 
 export class QuantileSketch {
@@ -424,6 +462,72 @@ export class QuantileSketch {
     }
     input.end();
     return sketch;
+  }
+
+  /**
+   * `QuantileSketch.deserialize(bytes).quantiles(qs)` without building the sketch: one pass over the serialized bins
+   * into reused buffers, then one walk for all of `qs`. Reads that take one rollup row per group (most of them) answer
+   * their percentiles this way, with no allocation per row. The bytes are checked as deserialize checks them, except
+   * min and max against the bins.
+   */
+  static quantilesOfSerialized(bytes: Uint8Array, qs: readonly number[]): (number | null)[] {
+    for (const q of qs) if (!(q >= 0 && q <= 1)) throw new RangeError(`QuantileSketch.quantile: q must be within [0, 1], got ${q}`);
+    const input = new ByteReader(bytes, 'QuantileSketch.quantilesOfSerialized');
+    if (input.u8() !== MAGIC) input.fail('not a serialized QuantileSketch (bad magic byte)');
+    const version = input.u8();
+    if (version !== VERSION) input.fail(`unsupported version ${version}`);
+    const alpha = input.f64();
+    if (!(alpha >= MIN_RELATIVE_ACCURACY && alpha <= MAX_RELATIVE_ACCURACY)) input.fail(`invalid relativeAccuracy ${alpha}`);
+    const maxBins = input.varint();
+    if (maxBins < MIN_MAX_BINS || maxBins > MAX_MAX_BINS) input.fail(`invalid maxBins ${maxBins}`);
+    const zeroCount = input.varint();
+    const lnGamma = Math.log((1 + alpha) / (1 - alpha));
+    const invLnGamma = 1 / lnGamma;
+    const minIndex = Math.ceil(Math.log(Number.MIN_VALUE) * invLnGamma);
+    const maxIndex = Math.ceil(Math.log(Number.MAX_VALUE) * invLnGamma);
+    const pos = readSparse(input, minIndex, maxIndex, maxBins, SCRATCH_A);
+    const neg = readSparse(input, minIndex, maxIndex, maxBins, SCRATCH_B);
+    const n = neg.total + zeroCount + pos.total;
+    if (n === 0) {
+      input.end();
+      return qs.map(() => null);
+    }
+    input.f64(); // sum
+    const min = input.f64();
+    const max = input.f64();
+    if (!Number.isFinite(min) || !Number.isFinite(max) || min > max) input.fail(`invalid min/max ${min}/${max}`);
+    input.end();
+    // The order statistics the quantiles interpolate between (ranks floor(h) and ceil(h), h = q·(n − 1)), found in
+    // one walk over the bins in increasing value order: negative bins by decreasing magnitude, zeros, positive bins.
+    const ranks = [...new Set(qs.flatMap((q) => [Math.floor(q * (n - 1)), Math.ceil(q * (n - 1))]))].sort((a, b) => a - b);
+    const values = new Map<number, number>();
+    const lnFactor = Math.log(1 - alpha);
+    let next = 0;
+    let seen = 0; // values before the current bin
+    const settle = (count: number, value: () => number) => {
+      while (next < ranks.length && (ranks[next] as number) < seen + count) {
+        const rank = ranks[next] as number;
+        values.set(rank, rank <= 0 ? min : rank >= n - 1 ? max : Math.min(max, Math.max(min, value())));
+        next += 1;
+      }
+      seen += count;
+    };
+    for (let b = neg.length - 1; b >= 0 && next < ranks.length; b--) {
+      const index = neg.indices[b] as number;
+      settle(neg.counts[b] as number, () => -Math.exp(index * lnGamma + lnFactor));
+    }
+    if (next < ranks.length) settle(zeroCount, () => 0);
+    for (let b = 0; b < pos.length && next < ranks.length; b++) {
+      const index = pos.indices[b] as number;
+      settle(pos.counts[b] as number, () => Math.exp(index * lnGamma + lnFactor));
+    }
+    return qs.map((q) => {
+      const h = q * (n - 1);
+      const below = Math.floor(h);
+      const a = values.get(below) as number;
+      if (h === below) return a;
+      return a + (h - below) * ((values.get(below + 1) as number) - a);
+    });
   }
 
   /** min and max must agree with the bins (to within one bin, in case Math.log ever rounds differently). */
