@@ -77,7 +77,8 @@ function useNoErrorInternals(): Plugin<ServerContext> {
 
 /**
  * Limits on what a single operation may ask for, sized from the operations our dashboards and tests send
- * (depth ≤ 5, cost ≤ a few thousand) with wide headroom; the standard introspection query (depth 21) passes.
+ * (depth ≤ 5, cost up to about 121,000 for five full pages at once) with headroom; the standard introspection
+ * query (depth 21) passes.
  */
 export function hardeningPlugins(limits: Config['graphqlLimits']): Plugin<ServerContext>[] {
   // Refusals are reported as validation errors (400 GRAPHQL_VALIDATION_FAILED, and an error for that one
