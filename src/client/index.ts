@@ -19,3 +19,13 @@ export type {
   UserActivity,
   UserMetric,
 } from './types.js';
+export { insightsMiddleware, expressRoute } from './middleware/express.js';
+export type { ExpressLikeRequest } from './middleware/express.js';
+export { withInsights } from './middleware/node.js';
+export type { NodeTrackingOptions } from './middleware/node.js';
+export { withInsightsFetch } from './middleware/fetch.js';
+export type { FetchTrackingOptions } from './middleware/fetch.js';
+export { DEFAULT_IGNORE } from './middleware/recorder.js';
+export type { ActivityTypeContext, TrackingOptions, UserRef } from './middleware/recorder.js';
+export { clientAddress, collapsePath, deriveActivityType } from './middleware/requestFacts.js';
+export type { RequestFacts, TrustProxy } from './middleware/requestFacts.js';
