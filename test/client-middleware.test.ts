@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  clientAddress,
   collapsePath,
   createInsightsClient,
   deriveActivityType,
@@ -11,6 +12,7 @@ import {
   withInsightsFetch,
   type InsightsClient,
 } from '../src/client/index.js';
+import { compileTrust } from '../src/client/middleware/requestFacts.js';
 import { graphql } from './generated/index.js';
 import { freePort } from './support/processes.js';
 import { ADMIN_KEY, startTestServer, type TestServer } from './support/server.js';
@@ -239,5 +241,19 @@ describe('middleware helpers', () => {
   it('collapses ids in paths', () => {
     expect(collapsePath('/a/123/b/4f9c2c1e0b8d4a7f9e3b/')).toBe('/a/:id/b/:id');
     expect(collapsePath('/docs/getting-started')).toBe('/docs/getting-started');
+  });
+
+  it('finds the client address as far as the proxies are trusted', () => {
+    const facts = (socketAddress: string, forwarded?: string) => ({ socketAddress, header: (name: string) => (name === 'x-forwarded-for' ? forwarded : undefined) });
+    const chain = facts('10.0.0.2', '198.51.100.1, 203.0.113.5, 10.0.0.1');
+    expect(clientAddress(chain, compileTrust(false))).toBe('10.0.0.2');
+    expect(clientAddress(chain, compileTrust(true))).toBe('198.51.100.1');
+    expect(clientAddress(chain, compileTrust(2))).toBe('203.0.113.5');
+    expect(clientAddress(chain, compileTrust('10.0.0.0/8'))).toBe('203.0.113.5');
+    expect(clientAddress(chain, compileTrust(['10.0.0.0/8', '203.0.113.5']))).toBe('198.51.100.1');
+    // A spoofed header from an untrusted peer is ignored; mapped and zoned addresses come out bare.
+    expect(clientAddress(facts('::ffff:192.0.2.4', '1.2.3.4'), compileTrust('loopback'))).toBe('192.0.2.4');
+    expect(clientAddress(facts('::1', 'fe80::1%eth0'), compileTrust('loopback'))).toBe('fe80::1');
+    expect(clientAddress(facts('127.0.0.1', 'not-an-address'), compileTrust('loopback'))).toBeNull();
   });
 });

@@ -1,4 +1,5 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import fs from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -38,6 +39,26 @@ describe('the insights/client package', () => {
     const { stdout } = await run(process.execPath, [`${consumerDir}/report.mjs`], { cwd: root, env: { ...process.env, URL: server.url, KEY: ADMIN_KEY } });
     expect(JSON.parse(stdout)).toMatchObject({ sent: 6, failed: 0, dropped: 0 });
     expect(await server.app.services.db.prisma.systemMetric.count({ where: { metricName: 'client_package' } })).toBe(5);
+  });
+
+  it('flushOnExit: a service stopped with SIGTERM sends everything it accepted, then exits on the signal', async () => {
+    const script = `
+      import { createInsightsClient } from 'insights/client';
+      const client = createInsightsClient({ url: process.env.URL, apiKey: process.env.KEY, flushOnExit: true, flushIntervalMs: 60000 });
+      for (let i = 0; i < 1200; i++) client.recordSystemMetric({ metricName: 'client_sigterm', metricType: 'GAUGE', value: i });
+      // A server would keep the process alive like this.
+      setInterval(() => undefined, 1000);
+      process.stdout.write('ready\\n');
+    `;
+    await fs.writeFile(`${consumerDir}/sigterm.mjs`, script);
+    const child = spawn(process.execPath, [`${consumerDir}/sigterm.mjs`], { cwd: root, env: { ...process.env, URL: server.url, KEY: ADMIN_KEY } });
+    const [chunk] = (await once(child.stdout, 'data')) as [Buffer];
+    expect(chunk.toString()).toContain('ready');
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    const [code, signal] = (await exited) as [number | null, string | null];
+    expect({ code, signal }).toEqual({ code: null, signal: 'SIGTERM' });
+    expect(await server.app.services.db.prisma.systemMetric.count({ where: { metricName: 'client_sigterm' } })).toBe(1200);
   });
 
   it('ships declarations generated from schema.graphql that type-check a consumer', async () => {
