@@ -27,14 +27,15 @@ describe.each(BACKENDS)('client batching on %s', (backend: Backend) => {
     await server?.destroy();
   });
 
-  it('sends a batch as soon as it is full, and the rest when the interval has passed', async () => {
-    const client = createInsightsClient({ url: server.url, apiKey: ADMIN_KEY, batchSize: 50, flushIntervalMs: 300 });
+  it('sends a batch as soon as it is full; flush() sends the partial rest', async () => {
+    // An interval far beyond the test, so only the size can make these batches leave.
+    const client = createInsightsClient({ url: server.url, apiKey: ADMIN_KEY, batchSize: 50, flushIntervalMs: 600_000 });
     for (let i = 0; i < 120; i++) client.recordSystemMetric(gauge('client_size', i));
-    // Two full batches leave at once; the 20 left wait for the timer, then leave as one partial batch.
     expect(client.stats().queued).toBe(20);
     await waitUntil(() => client.stats().batches === 2, 'two full batches');
     expect(await countOf(server, 'client_size')).toBe(100);
-    await waitUntil(() => client.stats().batches === 3, 'the partial batch sent by the timer');
+    expect(client.stats()).toMatchObject({ queued: 20, inFlight: 0 });
+    await client.flush();
     expect(await storedValues(server, 'client_size')).toEqual(Array.from({ length: 120 }, (_, i) => i));
     expect(client.stats()).toMatchObject({ queued: 0, inFlight: 0, sent: 120, batches: 3, dropped: 0, failed: 0, rejected: 0 });
     await client.close();
@@ -214,7 +215,7 @@ describe('client and rate limits (postgres)', () => {
   beforeAll(async () => {
     server = await startTestServer('postgres', {
       label: 'client_429',
-      env: { INSIGHTS_RATE_LIMIT_INGEST: '1', INSIGHTS_RATE_LIMIT_BURST_SECONDS: '1' },
+      env: { INSIGHTS_RATE_LIMIT_INGEST: '1', INSIGHTS_RATE_LIMIT_BURST_SECONDS: '1', INSIGHTS_BATCH_SIZE: '100' },
     });
     proxy = new RecordingProxy(() => server.url);
   });
@@ -240,5 +241,15 @@ describe('client and rate limits (postgres)', () => {
       expect(JSON.parse(next.body).variables.idempotencyKey).toBe(JSON.parse(refusal.body).variables.idempotencyKey);
       expect(next.at - refusal.at).toBeGreaterThanOrEqual(950);
     }
+  });
+
+  it('splits batches larger than the service accepts (INSIGHTS_BATCH_SIZE) instead of reporting valid records as bad', async () => {
+    const errors: InsightsClientError[] = [];
+    const client = createInsightsClient({ url: server.url, apiKey: ADMIN_KEY, batchSize: 300, onError: (error) => errors.push(error) });
+    for (let i = 0; i < 300; i++) client.recordSystemMetric(gauge('client_split', i));
+    await client.close();
+    expect(errors).toEqual([]);
+    expect(await storedValues(server, 'client_split')).toEqual(Array.from({ length: 300 }, (_, i) => i));
+    expect(client.stats()).toMatchObject({ sent: 300, rejected: 0, failed: 0 });
   });
 });

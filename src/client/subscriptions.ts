@@ -59,7 +59,8 @@ export function createSubscriber(endpoint: string, apiKey: string, options: Subs
     async *subscribe<Data, Variables>(query: DocumentText<Data, Variables>, variables?: Variables) {
       // Insights' subscriptions never end on their own: an instance that stops completes them before closing its
       // sockets (1001). So a completion is taken as "subscribe again", and graphql-ws finds the next instance.
-      while (!disposed) {
+      for (let quickEnds = 0; !disposed; ) {
+        const started = Date.now();
         const iterator = (await connect()).iterate<Data>({
           query: query.toString(),
           variables: (variables ?? {}) as Record<string, unknown>,
@@ -69,6 +70,9 @@ export function createSubscriber(endpoint: string, apiKey: string, options: Subs
         } finally {
           await iterator.return?.();
         }
+        // A subscription that keeps ending at once is not an instance going away: back off instead of spinning.
+        quickEnds = Date.now() - started < 1000 ? quickEnds + 1 : 0;
+        if (quickEnds > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(30_000, 250 * 2 ** quickEnds)));
       }
     },
     async dispose() {

@@ -66,6 +66,11 @@ function locateInMessage(message: string): LocatedIssue[] {
   return [{ family: match[2] as Family, index: Number(match[3]), path: match[1] as string, field: match[1]!.split('.').pop() ?? '', message }];
 }
 
+/** The service's INSIGHTS_BATCH_SIZE is below the client's batchSize: valid records, too many at once. */
+function isBatchLimit(issues: unknown): boolean {
+  return Array.isArray(issues) && issues.some((raw: { index?: unknown; message?: unknown }) => raw?.index === null && typeof raw.message === 'string' && raw.message.includes('per request'));
+}
+
 const RETRYABLE_CODES = new Set(['RATE_LIMITED', 'UNAVAILABLE', 'INTERNAL_SERVER_ERROR', 'SUBSCRIPTION_OVERFLOW']);
 const INVALID_CODES = new Set(['BAD_USER_INPUT', 'GRAPHQL_VALIDATION_FAILED']);
 
@@ -117,6 +122,9 @@ export async function postIngest(options: {
     return { kind: 'retry', status, code, message, retryAfterMs };
   }
   if (status === 413 || code === 'PAYLOAD_TOO_LARGE') return { kind: 'tooLarge', message };
+  if (code === 'BAD_USER_INPUT' && body?.errors?.some((error) => isBatchLimit(error.extensions?.issues))) {
+    return { kind: 'tooLarge', message };
+  }
   if (code !== null && INVALID_CODES.has(code)) {
     const issues = body?.errors?.flatMap((error) => {
       const located = locate(error.extensions?.issues);
