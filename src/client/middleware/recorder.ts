@@ -18,7 +18,10 @@ export interface TrackingOptions<Request> {
   client: Pick<InsightsClient, 'recordPerformanceMetric' | 'trackActivity'>;
   /** The authenticated user of a request, read when the response has been sent (so auth may run after this). */
   getUser?: (request: Request) => UserRef | Promise<UserRef>;
-  /** The activity type of a request; undefined falls back to the derived one, null records no activity. */
+  /**
+   * The activity type of a request; null records no activity, undefined falls back to the derived one (which is
+   * recorded only for responses below 400 and never for OPTIONS).
+   */
   activityType?: (request: Request, context: ActivityTypeContext) => string | null | undefined;
   /** Metric name of the performance records. @default "http_request" */
   metricName?: string;
@@ -87,6 +90,9 @@ export function createRecorder<Request>(options: TrackingOptions<Request>): Reco
     const context: ActivityTypeContext = { method: facts.method, endpoint, path: facts.path, statusCode: facts.statusCode };
     const chosen = options.activityType?.(request, context);
     if (chosen === null) return;
+    // A refused or failed request did not do what its route says (no project was created), and a CORS preflight
+    // does nothing at all: only an explicit activityType records those.
+    if (chosen === undefined && (facts.method === 'OPTIONS' || (facts.statusCode !== null && facts.statusCode >= 400))) return;
     options.client.trackActivity({
       userId,
       activityType: chosen ?? deriveActivityType(facts.method, endpoint),
