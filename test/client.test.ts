@@ -20,9 +20,10 @@ const countOf = (server: TestServer, metricName: string) => server.app.services.
 
 describe.each(BACKENDS)('client batching on %s', (backend: Backend) => {
   let server: TestServer;
+  // PGlite runs the migrations in this process: on a busy shared machine that alone can take a minute.
   beforeAll(async () => {
     server = await startTestServer(backend, { label: 'client' });
-  });
+  }, 180_000);
   afterAll(async () => {
     await server?.destroy();
   });
