@@ -13,6 +13,7 @@ import {
 } from './harness.js';
 import { runAlertsBenchmark } from './alerts.js';
 import { runAnalyticsBenchmark } from './analytics.js';
+import { runClientBenchmark } from './client.js';
 import { runFanoutBenchmark } from './fanout.js';
 import { runIngestBenchmark } from './ingest.js';
 import { runReportsBenchmark } from './reports.js';
@@ -24,7 +25,7 @@ import { runReportsBenchmark } from './reports.js';
 
 const USAGE = `Usage: npm run bench -- [options]
 
-  --only NAME    run one benchmark: fanout, ingest, reports, alerts or analytics (default: all, in that order)
+  --only NAME    run one benchmark: fanout, ingest, reports, alerts, analytics or client (default: all, in that order)
 
   Fan-out (live subscriptions):
   --subscribers N     WebSocket subscribers on the one service instance (default 1000)
@@ -53,13 +54,17 @@ const USAGE = `Usage: npm run bench -- [options]
   --analytics-keep DB  load into database DB and keep it (no month drop at the end); a later run with the
                        same DB skips the load and the rebuild and times the reads only (for a quiet machine)
 
+  Client (insights/client: middleware overhead on the caller, records/s of one client):
+  --client-requests N  requests to each of the two servers, with and without middleware (default 5000)
+  --client-records N   records pushed through ingest by one client (default 100000)
+
   --redis        publish through Redis (REDIS_URL or redis://127.0.0.1:6379) instead of in-process
   --timeout S    give up after S seconds, cleaning up first (default 600)
 
 The admin connection used to create and drop the scratch database is DATABASE_URL,
 or ${DEFAULT_ADMIN_URL}.`;
 
-const BENCHMARKS = ['fanout', 'ingest', 'reports', 'alerts', 'analytics'] as const;
+const BENCHMARKS = ['fanout', 'ingest', 'reports', 'alerts', 'analytics', 'client'] as const;
 type Benchmark = (typeof BENCHMARKS)[number];
 
 interface Options {
@@ -81,6 +86,8 @@ interface Options {
   alertRules: number;
   alertCrossings: number;
   alertInterval: number;
+  clientRequests: number;
+  clientRecords: number;
 }
 
 function scaleOf(raw: string): number {
@@ -121,6 +128,8 @@ function parseOptions(argv: string[]): Options | 'help' {
       'alert-rules': { type: 'string', default: '1000' },
       'alert-crossings': { type: 'string', default: '6' },
       'alert-interval': { type: 'string', default: '5' },
+      'client-requests': { type: 'string', default: '5000' },
+      'client-records': { type: 'string', default: '100000' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -157,6 +166,8 @@ function parseOptions(argv: string[]): Options | 'help' {
     alertRules: positiveInteger('alert-rules', values['alert-rules'], 1, 20_000),
     alertCrossings: positiveInteger('alert-crossings', values['alert-crossings'], 1, 100),
     alertInterval: positiveInteger('alert-interval', values['alert-interval'], 1, 300),
+    clientRequests: positiveInteger('client-requests', values['client-requests'], 100, 1_000_000),
+    clientRecords: positiveInteger('client-records', values['client-records'], 1, 10_000_000),
   };
 }
 
@@ -226,7 +237,7 @@ async function main(): Promise<number> {
     const earlier = await untilAborted(existingScratchDatabases(adminUrl), deadline.signal);
     const runs = (name: Benchmark) => options.only === undefined || options.only === name;
     // Fan-out and ingest share one scratch database and service; alerts and analytics make their own.
-    if (runs('fanout') || runs('ingest') || runs('reports')) {
+    if (runs('fanout') || runs('ingest') || runs('reports') || runs('client')) {
       scratch = await untilAborted(createScratchDatabase(adminUrl), deadline.signal);
       service = await untilAborted(startService(scratch.url, { redisUrl }), deadline.signal);
     }
@@ -340,6 +351,24 @@ async function main(): Promise<number> {
       if (analytics.problems.length > 0) {
         exitCode = 1;
         for (const problem of analytics.problems) process.stderr.write(`FAILED: ${problem}\n`);
+      }
+    }
+    if (runs('client')) {
+      if (options.only === undefined) print('');
+      const client = await untilAborted(
+        runClientBenchmark({
+          url: (service as RunningService).url,
+          apiKey: (service as RunningService).apiKey,
+          requests: options.clientRequests,
+          records: options.clientRecords,
+          signal: deadline.signal,
+          print,
+        }),
+        deadline.signal,
+      );
+      if (client.problems.length > 0) {
+        exitCode = 1;
+        for (const problem of client.problems) process.stderr.write(`FAILED: ${problem}\n`);
       }
     }
   } catch (error) {
