@@ -303,7 +303,7 @@ export async function runAnalyticsBenchmark(options: AnalyticsBenchmarkOptions):
     const rawClient = new pg.Client({ connectionString: scratch.url });
     await rawClient.connect();
     const rows: string[][] = [];
-    const measured: { read: Read; cold: number[]; warm: number[]; raw: number[] }[] = reads.map((read) => ({ read, cold: [], warm: [], raw: [] }));
+    const measured: { read: Read; cold: number[]; warm: number[]; raw: number[]; rss: number }[] = reads.map((read) => ({ read, cold: [], warm: [], raw: [], rss: Number.NaN }));
     try {
       // Raw first (the service is not running, so it does not compete): as many runs as the reads, to compare p50s.
       for (const entry of measured) {
@@ -322,6 +322,8 @@ export async function runAnalyticsBenchmark(options: AnalyticsBenchmarkOptions):
       for (const entry of measured) {
         await gql(service, entry.read, signal); // warm-up: connections, plans, (with the cache) the entry
         for (let run = 0; run < options.runs; run += 1) (cache ? entry.warm : entry.cold).push(await time(() => gql(service as RunningService, entry.read, signal)));
+        // Resident memory once this read has run (cumulative: RSS rarely shrinks), to see which read grows it.
+        if (!cache) entry.rss = await rssMegabytes(service.pid);
       }
       if (!cache) {
         const rss = await rssMegabytes(service.pid);
@@ -331,7 +333,7 @@ export async function runAnalyticsBenchmark(options: AnalyticsBenchmarkOptions):
       await service.stop();
       service = undefined;
     }
-    for (const { read, cold, warm, raw } of measured) {
+    for (const { read, cold, warm, raw, rss } of measured) {
       cold.sort((a, b) => a - b);
       warm.sort((a, b) => a - b);
       raw.sort((a, b) => a - b);
@@ -346,6 +348,7 @@ export async function runAnalyticsBenchmark(options: AnalyticsBenchmarkOptions):
         fixed(percentile(warm, 0.5), 1),
         raw.length > 0 ? fixed(rawP50, 0) : '—',
         raw.length > 0 ? `${fixed(speedup, 0)}×` : '—',
+        fixed(rss, 0),
       ]);
       if (read.target === false) continue;
       if (p95 > 100) problems.push(`${read.name}: p95 ${fixed(p95, 1)} ms above 100 ms`);
@@ -353,7 +356,7 @@ export async function runAnalyticsBenchmark(options: AnalyticsBenchmarkOptions):
     }
     print('');
     print(`reads over ${options.runs} runs each (ms; cold = result cache off, so served by rollups every time):`);
-    print(table(['read', 'p50 cold', 'p95 cold', 'p50 cached', 'raw SQL p50', 'speed-up'], rows));
+    print(table(['read', 'p50 cold', 'p95 cold', 'p50 cached', 'raw SQL p50', 'speed-up', 'RSS after, MB'], rows));
 
     if (options.keep) {
       print('');
