@@ -239,6 +239,42 @@ describe.each(BACKENDS)('scheduled jobs on %s', (backend) => {
     expect((await server.query(JobsOverview)).jobs).toHaveLength(server.app.services.scheduler.names.length);
   });
 
+  it('keeps firing when the clock passes the next tick between reading the time and arming the timer', async () => {
+    const spec = parseSchedule('1s');
+    let stalls = 2;
+    // The clock as a busy machine shows it: the time is read, then the process is descheduled until the tick it
+    // leads to has passed (here at start and at the first re-arm), so the timer is handed a date already past.
+    const stallingClock = () => {
+      const read = new Date();
+      if (stalls > 0) {
+        stalls -= 1;
+        const tick = spec.next(read).getTime();
+        while (Date.now() <= tick) {
+          // a synchronous stall, as under load: nothing else of this process runs meanwhile
+        }
+      }
+      return read;
+    };
+    const scheduler = new JobScheduler({
+      db: db(),
+      log: silent,
+      hostName: HOST,
+      enabled: true,
+      now: stallingClock,
+      jobs: [testJob('stalled', async ({ fireTime }) => ({ tick: fireTime.toISOString() }))],
+    });
+    scheduler.start();
+    try {
+      await waitUntil(async () => (await runsOf('stalled')).filter((run) => run.status === 'SUCCEEDED').length >= 3, 'three ticks after the stalls');
+    } finally {
+      await scheduler.stop();
+    }
+    expect(stalls).toBe(0);
+    const runs = await runsOf('stalled');
+    expect(new Set(runs.map((run) => run.scheduledAt.getTime())).size).toBe(runs.length);
+    expect(runs.every((run) => run.scheduledAt.getTime() % SECOND === 0)).toBe(true);
+  });
+
   it('skips a tick that comes while the previous run is still going, instead of doubling it', async () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
