@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { baseTime, recordSystem, startReceiver, type Receiver } from './support/alerts.js';
 import { REDIS_URL } from './support/databases.js';
 import { startTestServer, type TestServer } from './support/server.js';
-import { connectSubscriptions, settle } from './support/subscriptions.js';
+import { connectSubscriptions, liveSubscribers } from './support/subscriptions.js';
 
 // Two instances on one PostgreSQL (and one Redis): every tick is attempted by both, as their timers would; the
 // notification log in the database makes each step one notification, not two, and alert events reach the
@@ -39,8 +39,9 @@ describe('alerting on two instances sharing one database', () => {
 
     const client = connectSubscriptions(b.url);
     await client.connected;
+    const live = liveSubscribers(b);
     const events = client.subscribe<{ alertEvents: { type: string; alert: { ruleName: string } } }>(`subscription { alertEvents { type alert { ruleName } } }`);
-    await settle();
+    await live.registered(1);
 
     // Both instances' timers fire every tick; both delivery loops run.
     const tick = async (at: number) => {
