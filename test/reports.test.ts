@@ -57,6 +57,8 @@ describe.each(BACKENDS)('reports on %s', (backend) => {
       expect(requested.artifacts).toEqual([]);
       expect(requested.periodStart).toBe('2024-01-15T00:00:00.000Z');
       expect(requested.periodEnd).toBe('2024-01-16T00:00:00.000Z');
+      // Generation takes what the machine gives it: wait for the report itself, then for its announcement.
+      expect((await settled(server, requested.id, 50_000)).status).toBe('READY');
       const [event] = await ready.waitFor(1);
       expect(event!.reportReady).toEqual({ id: requested.id, status: 'READY', type: 'DAILY' });
       expect(weekly.events).toEqual([]);
