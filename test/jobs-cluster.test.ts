@@ -281,7 +281,7 @@ describe('jobs across instances sharing one PostgreSQL', () => {
       let killedAt = 0;
       await db().transaction(async (tx) => {
         await lockClaims(tx, job, lockKey);
-        await waitUntil(async () => (await byChild()).every((run) => run.status !== 'RUNNING'), 'the run of the process to finish');
+        await waitUntil(async () => (await byChild()).every((run) => run.status !== 'RUNNING'), 'the run of the process to finish', 60_000);
         child.kill('SIGKILL');
         killedAt = Date.now();
       });
