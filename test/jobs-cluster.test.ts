@@ -102,10 +102,16 @@ describe('jobs across instances sharing one PostgreSQL', () => {
     expect(rows.filter((row) => row.rows !== 1)).toEqual([]);
     const succeeded = (lock: string) =>
       collections.filter((tick) => tick.lockKey === lock && tick.status === 'SUCCEEDED').map((tick) => tick.scheduledAt.getTime());
+    const interrupted = (lock: string) =>
+      collections.filter((tick) => tick.lockKey === lock && tick.status === 'FAILED').map((tick) => tick.scheduledAt.getTime());
     for (const host of ['shared-host', 'other-host']) {
-      // Every successful collection of the host wrote one set of metrics, stamped with its tick.
-      const stamps = [...new Set(rows.filter((row) => row.host === host).map((row) => row.timestamp.getTime()))].sort();
-      expect(stamps).toEqual(succeeded(`host:${host}`).sort());
+      // Every successful collection of the host wrote one set of metrics, stamped with its tick. A run still going
+      // when the instances stopped (on a busy machine collections can take seconds) is recorded as interrupted;
+      // it may have written its set before it was told, and never another tick's.
+      const stamps = new Set(rows.filter((row) => row.host === host).map((row) => row.timestamp.getTime()));
+      for (const time of succeeded(`host:${host}`)) expect(stamps.has(time), `${host} @ ${time}`).toBe(true);
+      const allowed = new Set([...succeeded(`host:${host}`), ...interrupted(`host:${host}`)]);
+      expect([...stamps].filter((time) => !allowed.has(time))).toEqual([]);
     }
     // On a tick both hosts collected, each metric has two rows: one per host.
     const both = succeeded('host:shared-host').filter((time) => succeeded('host:other-host').includes(time));
@@ -307,6 +313,7 @@ describe('jobs across instances sharing one PostgreSQL', () => {
   }, 150_000);
 
   it('arms the timers of an app started with MONITORING_ENABLED=true, and stops them with the app', async () => {
+    const beforeStart = Date.now();
     const d = await startTestServer('postgres', {
       label: 'jobs_cluster',
       databaseUrl: a.databaseUrl,
@@ -314,11 +321,14 @@ describe('jobs across instances sharing one PostgreSQL', () => {
     });
     const instance = d.app.services.scheduler.instance;
     const { jobs } = await d.query(ClusterJobs);
-    const now = Date.now();
+    const answered = Date.now();
     expect(jobs.every((job) => job.enabled)).toBe(true);
     const next = new Date(jobs[0]!.nextRunAt!).getTime();
-    expect(next).toBeGreaterThan(now - SECOND);
-    expect(next).toBeLessThanOrEqual(now + SECOND);
+    // Armed after the start began, for the tick after it was armed; on a busy machine the pending fire may
+    // already lie in the past when asked (the event loop is late), so the lower bound is the start, not now.
+    expect(next % SECOND).toBe(0);
+    expect(next).toBeGreaterThan(beforeStart);
+    expect(next).toBeLessThanOrEqual(answered + SECOND);
     const runsOfD = async () =>
       (await db().query<{ n: number }>(sql`SELECT count(*)::int AS n FROM job_runs WHERE instance = ${instance}`))[0]!.n;
     await waitUntil(async () => (await runsOfD()) >= 1, 'a run by the app', 5_000);
