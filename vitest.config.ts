@@ -8,6 +8,8 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts'],
+    // The service compiled once per run, for tests that start it as a process (test/support/build.ts).
+    globalSetup: ['test/support/globalBuild.ts'],
     // Each file starts real servers on its own database; two at a time suits the 2-core machines.
     pool: 'forks',
     maxWorkers: 2,

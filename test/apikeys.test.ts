@@ -5,6 +5,7 @@ import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ADMIN_KEY, BACKENDS, startTestServer, type TestServer } from './support/server.js';
 import { waitUntil } from './support/wait.js';
+import { compiledEntry } from './support/build.js';
 
 // Key management (createApiKey / revokeApiKey / apiKeys), how keys are stored, revocation and expiry across
 // instances, the audit trail, and the command line (`insights apikey`, src/modules/apiKeys/cli.ts).
@@ -284,13 +285,14 @@ describe('the apikey command line', () => {
     await server?.destroy();
   });
 
-  // `npm run apikey -- …` is `prisma generate` (already done for the tests) followed by exactly this command.
+  // `npm run apikey -- …` is `prisma generate` (already done for the tests) followed by this command, run here
+  // from the compiled sources (test/support/build.ts) rather than under tsx.
   const cli = (args: string[]) =>
     new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
       const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: server.databaseUrl, LOG_LEVEL: 'silent' };
       delete env.REDIS_URL;
       delete env.INSIGHTS_ADMIN_KEY;
-      const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'apikey', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [compiledEntry('src/cli/index.ts'), 'apikey', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

@@ -5,6 +5,7 @@ import { graphql } from './generated/gql.js';
 import { createScratchDirectory } from './support/databases.js';
 import { freePort } from './support/processes.js';
 import { ADMIN_KEY, startTestServer, type TestServer } from './support/server.js';
+import { compiledEntry } from './support/build.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -178,8 +179,8 @@ interface Service {
 }
 
 function startService(env: NodeJS.ProcessEnv): Service {
-  // What `npm start` runs: one process (the tsx CLI would wrap it in a second one that relays signals).
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
+  // What `npm start` runs: one process, the compiled service.
+  const child = spawn(process.execPath, [compiledEntry('src/main.ts')], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

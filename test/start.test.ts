@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MINIMUM_NODE_VERSION, unsupportedNodeVersion } from '../src/nodeVersion.js';
+import { compiledEntry } from './support/build.js';
 import { createScratchDirectory } from './support/databases.js';
 import { freePort } from './support/processes.js';
 import { ADMIN_KEY } from './support/server.js';
@@ -60,7 +60,7 @@ describe('Node.js version check', () => {
 
   it('stops the service with a clear message before loading anything else', async () => {
     // PORT is invalid: had the service's modules been loaded, the configuration error would be printed instead.
-    const run = await runNode(['--import', pretendNode('18.19.1'), '--import', 'tsx', 'src/start.ts'], { PORT: 'not-a-port' });
+    const run = await runNode(['--import', pretendNode('18.19.1'), compiledEntry('src/start.ts')], { PORT: 'not-a-port' });
     expect(run.code).toBe(1);
     expect(run.output.trim().split('\n')).toEqual([
       expect.stringMatching(/^Insights needs Node\.js 20\.19\.0 or newer; this is Node\.js 18\.19\.1 \(/),
@@ -69,15 +69,8 @@ describe('Node.js version check', () => {
   });
 });
 
+// Compiled by scripts/build.mjs once for the whole test run (test/support/globalBuild.ts), as `npm start` does.
 describe('the compiled service (npm start)', () => {
-  const outdir = `dist-test-${randomBytes(4).toString('hex')}`;
-  beforeAll(async () => {
-    const build = await runNode(['scripts/build.mjs', outdir], {});
-    expect(build.code, build.output).toBe(0);
-  });
-  afterAll(() => {
-    rmSync(new URL(`../${outdir}`, import.meta.url), { recursive: true, force: true });
-  });
 
   it('starts on a new embedded database, finds the migrations, answers, and stops on SIGTERM', { timeout: 120_000 }, async () => {
     const dataDir = await createScratchDirectory('start');
@@ -85,7 +78,7 @@ describe('the compiled service (npm start)', () => {
     try {
       let answer: unknown;
       const run = await runNode(
-        [`${outdir}/start.js`],
+        [compiledEntry('src/start.ts')],
         {
           PORT: String(port),
           HOST: '127.0.0.1',

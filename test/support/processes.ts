@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { compiledEntry } from './build.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -23,9 +24,9 @@ export interface ExitedProcess {
 }
 
 /**
- * Runs one of the project's TypeScript entry points as its own process (`node --import tsx <script>`, as the
- * npm scripts do) until it exits, on this process's environment minus `unset`, plus `env`; killed after
- * `timeoutMs`.
+ * Runs one of the project's entry points (`src/….ts`) as its own process until it exits, on this process's
+ * environment minus `unset`, plus `env`; killed after `timeoutMs`. It runs compiled (test/support/build.ts): the
+ * code the npm scripts run under tsx, without every process compiling the service first.
  */
 export async function runScript(
   script: string,
@@ -35,7 +36,7 @@ export async function runScript(
   const childEnv: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'silent' };
   for (const name of options.unset) delete childEnv[name];
   Object.assign(childEnv, options.env);
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [compiledEntry(script), ...args], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { compiledEntry } from './build.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -13,14 +14,14 @@ export interface ServiceProcess {
   kill(): void;
 }
 
-/** Runs the real entry point (`src/main.ts` under tsx), as `npm start` does, on `port`. */
+/** Runs the real entry point, compiled as `npm start` runs it (test/support/build.ts), on `port`. */
 export function startServiceProcess(port: number, env: Record<string, string | undefined>): ServiceProcess {
   const childEnv: NodeJS.ProcessEnv = { ...process.env };
   for (const name of ['DATABASE_URL', 'REDIS_URL', 'INSIGHTS_ADMIN_KEY', 'TEST_DATABASE_URL', 'TEST_REDIS_URL', 'NODE_OPTIONS']) {
     delete childEnv[name];
   }
   Object.assign(childEnv, { PORT: String(port), HOST: '127.0.0.1', MONITORING_ENABLED: 'false', LOG_LEVEL: 'warn' }, env);
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: ROOT, env: childEnv, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [compiledEntry('src/main.ts')], { cwd: ROOT, env: childEnv, stdio: ['pipe', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -48,6 +48,11 @@ export class UnknownJobError extends Error {
 
 const DEFAULT_LEASE_MS = 60_000;
 const MAX_ERROR_LENGTH = 4_000;
+/**
+ * How long stop() still waits, after its deadline, for claims in flight (a database round trip each, unless one
+ * queues on another instance's claim lock). A claim that lands in that time is recorded as interrupted at once.
+ */
+const CLAIM_SETTLE_MS = 5_000;
 
 /**
  * Fires each job on node-schedule and runs each tick through a claim in job_runs (see claims.ts), so a tick
@@ -68,8 +73,12 @@ export class JobScheduler {
   private readonly active = new Map<string, AbortController>();
   /** Every tick and manual run in progress (claims included), so stop() can wait for them. */
   private readonly pending = new Set<Promise<unknown>>();
+  /** Claims not yet answered by the database (each with its follow-up when it lands after the deadline). */
+  private readonly claiming = new Set<Promise<unknown>>();
   private started = false;
   private stopping: Promise<void> | undefined;
+  /** Set once stop() has recorded the runs still going as interrupted: a claim landing later must not run. */
+  private abandoning = false;
 
   constructor(options: SchedulerOptions) {
     this.db = options.db;
@@ -203,27 +212,55 @@ export class JobScheduler {
     scheduledAt: Date,
   ): Promise<{ kind: ClaimOutcome['kind']; run: JobRunRecord }> {
     const context = { job: job.name, scheduledAt, trigger };
-    const claim = await claimRun(this.db, {
-      jobName: job.name,
-      lockKey: job.scope === 'host' ? `host:${this.hostName}` : 'cluster',
-      scheduledAt,
-      trigger,
-      instance: this.instance,
-      host: this.hostName,
-      leaseMs: this.leaseMs,
-    });
-    for (const orphan of claim.reaped) {
-      this.log.warn({ ...context, orphan }, 'marked a run of a vanished instance as failed (its lease expired)');
+    const landed = this.trackClaim();
+    try {
+      const claim = await claimRun(this.db, {
+        jobName: job.name,
+        lockKey: job.scope === 'host' ? `host:${this.hostName}` : 'cluster',
+        scheduledAt,
+        trigger,
+        instance: this.instance,
+        host: this.hostName,
+        leaseMs: this.leaseMs,
+      });
+      for (const orphan of claim.reaped) {
+        this.log.warn({ ...context, orphan }, 'marked a run of a vanished instance as failed (its lease expired)');
+      }
+      if (claim.kind === 'taken') {
+        this.log.debug({ ...context, runId: claim.run.id, owner: claim.run.instance }, 'tick already claimed');
+        return claim;
+      }
+      if (claim.kind === 'skipped') {
+        this.log.warn({ ...context, runId: claim.run.id, runningId: claim.runningId }, 'previous run still going; tick skipped');
+        return claim;
+      }
+      if (this.abandoning) {
+        // stop() has already recorded the runs still going and will not wait for this one: started now, it would
+        // run on a database about to close and its row would stay RUNNING, holding the job's later ticks, until
+        // its lease lapsed. Recorded as interrupted at once instead.
+        this.log.warn({ ...context, runId: claim.run.id }, 'a claim landed after shutdown began; recorded as interrupted');
+        await abandonRuns(this.db, [claim.run.id], `interrupted: instance ${this.instance} stopped before the run started`);
+        return { kind: 'claimed', run: (await findRun(this.db, claim.run.id)) ?? claim.run };
+      }
+      // perform() registers the run as active before its first await, in this same turn as the check above, so
+      // stop() either sees it among the active runs or has set `abandoning` first.
+      const performing = this.perform(job, claim.run);
+      landed();
+      return { kind: 'claimed', run: await performing };
+    } finally {
+      landed();
     }
-    if (claim.kind === 'taken') {
-      this.log.debug({ ...context, runId: claim.run.id, owner: claim.run.instance }, 'tick already claimed');
-      return claim;
-    }
-    if (claim.kind === 'skipped') {
-      this.log.warn({ ...context, runId: claim.run.id, runningId: claim.runningId }, 'previous run still going; tick skipped');
-      return claim;
-    }
-    return { kind: 'claimed', run: await this.perform(job, claim.run) };
+  }
+
+  /** Registers a claim in flight for stop(); the returned function (idempotent) marks it landed. */
+  private trackClaim(): () => void {
+    let resolve!: () => void;
+    const claim = new Promise<void>((done) => (resolve = done));
+    this.claiming.add(claim);
+    return () => {
+      this.claiming.delete(claim);
+      resolve();
+    };
   }
 
   private async perform(job: JobDefinition, run: JobRunRecord): Promise<JobRunRecord> {
@@ -269,23 +306,16 @@ export class JobScheduler {
 
   /**
    * Stops firing at once; waits until `deadline` for ticks in progress, then aborts what is left and records it
-   * as FAILED (interrupted), so the database may be closed right after.
+   * as FAILED (interrupted), so the database may be closed right after. Claims still in flight then are waited
+   * for (a little longer), and one that lands is recorded as interrupted without running.
    */
   stop(deadline = Date.now() + 10_000): Promise<void> {
     this.stopping ??= (async () => {
       for (const timer of this.timers.values()) timer.cancel();
       this.timers.clear();
       for (const job of this.jobs.values()) job.dispose?.();
-      if (this.pending.size > 0) {
-        let timeout: NodeJS.Timeout | undefined;
-        await Promise.race([
-          Promise.allSettled([...this.pending]),
-          new Promise((resolve) => {
-            timeout = setTimeout(resolve, Math.max(0, deadline - Date.now()));
-          }),
-        ]);
-        clearTimeout(timeout);
-      }
+      if (this.pending.size > 0) await settledBy([...this.pending], deadline);
+      this.abandoning = true;
       if (this.active.size > 0) {
         const controllers = [...this.active.values()];
         const ids = [...this.active.keys()];
@@ -296,9 +326,28 @@ export class JobScheduler {
         );
         for (const controller of controllers) controller.abort(new Error('instance stopping'));
       }
+      if (this.claiming.size > 0) {
+        // Returning now would let the caller close the database under them (see execute()).
+        this.log.warn({ claims: this.claiming.size }, 'claims still in flight at shutdown; any that lands is recorded as interrupted');
+        const settled = await settledBy([...this.claiming], Date.now() + CLAIM_SETTLE_MS);
+        if (!settled) this.log.error({ claims: this.claiming.size }, 'claims still unanswered at shutdown; a run one of them records is held until its lease lapses');
+      }
     })();
     return this.stopping;
   }
+}
+
+/** Waits until every promise has settled or `deadline` (epoch ms) has passed; true when they all settled. */
+async function settledBy(promises: Promise<unknown>[], deadline: number): Promise<boolean> {
+  let timeout: NodeJS.Timeout | undefined;
+  const settled = await Promise.race([
+    Promise.allSettled(promises).then(() => true),
+    new Promise<boolean>((resolve) => {
+      timeout = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()));
+    }),
+  ]);
+  clearTimeout(timeout);
+  return settled;
 }
 
 function elapsed(started: number): number {
