@@ -150,12 +150,16 @@ export class SelfMetrics {
     this.jobRuns.inc({ job: run.jobName, status: run.status });
   }
 
-  operationDone(operation: Operation, errors: readonly unknown[], seconds: number | null): void {
+  /**
+   * `uncoded` names errors that carry no code yet: graphql-js' parse and validation errors get theirs when the
+   * response is formatted, after these hooks.
+   */
+  operationDone(operation: Operation, errors: readonly unknown[], seconds: number | null, uncoded = 'UNSPECIFIED'): void {
     const labels = { operation: this.nameLabel(operation.name), type: operation.type };
     this.operations.inc({ ...labels, outcome: errors.length > 0 ? 'error' : 'ok' });
     for (const error of errors) {
       const code = presentError(error).error.extensions.code;
-      this.operationErrors.inc({ ...labels, code: typeof code === 'string' ? code : 'INTERNAL_SERVER_ERROR' });
+      this.operationErrors.inc({ ...labels, code: typeof code === 'string' ? code : uncoded });
     }
     if (seconds !== null) this.operationDuration.observe(labels, seconds);
   }
@@ -189,13 +193,15 @@ export function useOperationMetrics(metrics: SelfMetrics): Plugin {
     onParse: ({ context }) => {
       started.set(context, performance.now());
       return ({ result }) => {
-        if (result instanceof Error) metrics.operationDone({ name: requestedName(context) ?? ANONYMOUS_OPERATION, type: 'unknown' }, [result], null);
+        if (result instanceof Error) metrics.operationDone({ name: requestedName(context) ?? ANONYMOUS_OPERATION, type: 'unknown' }, [result], null, 'GRAPHQL_PARSE_FAILED');
       };
     },
     onValidate:
       ({ context, params }) =>
       ({ valid, result }) => {
-        if (!valid) metrics.operationDone(operationOf(params.documentAST, requestedName(context)), result as readonly GraphQLError[], null);
+        if (!valid) {
+          metrics.operationDone(operationOf(params.documentAST, requestedName(context)), result as readonly GraphQLError[], null, 'GRAPHQL_VALIDATION_FAILED');
+        }
       },
     onExecute: ({ args }) => {
       const begun = performance.now();
