@@ -3,7 +3,7 @@ import { diag, DiagLogLevel } from '@opentelemetry/api';
 import { AggregationTemporalityPreference, OTLPMetricExporter as OTLPJsonExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { OTLPMetricExporter as OTLPProtoExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import { AggregationType, MeterProvider, PeriodicExportingMetricReader, type ViewOptions } from '@opentelemetry/sdk-metrics';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { graphql } from './generated/gql.js';
 import { createKey } from './support/keys.js';
@@ -54,7 +54,7 @@ diag.setLogger(
 );
 
 /** An application instrumented with the official SDK, exporting to the server with delta temporality. */
-function instrumentedApp(url: string, key: string, protocol: 'json' | 'protobuf', resource: Record<string, string>) {
+function instrumentedApp(url: string, key: string, protocol: 'json' | 'protobuf', resource: Record<string, string>, views: ViewOptions[] = []) {
   const options = {
     url: `${url}/v1/metrics`,
     headers: { authorization: `Bearer ${key}` },
@@ -63,7 +63,7 @@ function instrumentedApp(url: string, key: string, protocol: 'json' | 'protobuf'
   const exporter = protocol === 'json' ? new OTLPJsonExporter(options) : new OTLPProtoExporter(options);
   // Exports happen when the test flushes; the interval only has to be longer than a test.
   const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 600_000 });
-  const provider = new MeterProvider({ resource: resourceFromAttributes(resource), readers: [reader] });
+  const provider = new MeterProvider({ resource: resourceFromAttributes(resource), readers: [reader], views });
   return { meter: provider.getMeter('shop'), flush: () => reader.forceFlush(), shutdown: () => provider.shutdown() };
 }
 
@@ -206,6 +206,66 @@ describe.each(BACKENDS)('OpenTelemetry ingestion and Prometheus metrics on %s', 
     expect(reported.errorMessage).toContain('metricName must be at most 100 characters');
     const stored = await server.query(ApplicationMetrics, { filter: { appName: service } });
     expect(stored.applicationMetrics.edges.map(({ node }) => node.metricName)).toEqual(['orders.ok']);
+  });
+
+  it('keeps the percentiles of exponential histograms (SDK view) and of summaries', async () => {
+    const service = 'exponential';
+    const app = instrumentedApp(server.url, ingestKey, 'protobuf', { 'service.name': service }, [
+      { instrumentName: 'payload.size', aggregation: { type: AggregationType.EXPONENTIAL_HISTOGRAM } },
+    ]);
+    const sizes = app.meter.createHistogram('payload.size', { unit: 'By' });
+    for (let i = 1; i <= 1000; i += 1) sizes.record(i);
+    await app.flush();
+    await app.shutdown();
+    const stored = await server.query(ApplicationMetrics, { filter: { appName: service, metricName: 'payload.size' } });
+    const byQuantile = new Map(stored.applicationMetrics.edges.map(({ node }) => [(node.tags as { quantile: string }).quantile, node]));
+    // 160 buckets over 1…1000 give a scale of 4 (buckets 4.4 % wide): each estimate is within that of the truth.
+    for (const [quantile, truth] of [['0.5', 500], ['0.9', 900], ['0.95', 950], ['0.99', 990]] as const) {
+      const value = byQuantile.get(quantile)?.value ?? Number.NaN;
+      expect(Math.abs(value - truth) / truth, `p${Number(quantile) * 100}: ${value}`).toBeLessThan(0.045);
+    }
+    expect(byQuantile.get('0.5')).toMatchObject({ metricType: 'SUMMARY', unit: 'By', metadata: { otel: 'exponentialHistogram', count: 1000, sum: 500_500, min: 1, max: 1000 } });
+
+    // Summaries (from Prometheus-style sources through a collector) carry their quantiles as they are.
+    const summary = JSON.stringify({
+      resourceMetrics: [
+        {
+          resource: { attributes: [{ key: 'service.name', value: { stringValue: 'summaries' } }] },
+          scopeMetrics: [
+            {
+              metrics: [
+                {
+                  name: 'rpc.server.duration',
+                  unit: 'ms',
+                  summary: {
+                    dataPoints: [
+                      {
+                        timeUnixNano: nowNanos(),
+                        count: '40',
+                        sum: 2000,
+                        quantileValues: [
+                          { quantile: 0.5, value: 42 },
+                          { quantile: 0.99, value: 180 },
+                        ],
+                      },
+                    ],
+                  },
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    });
+    const answer = await postOtlp(server.url, summary, { 'content-type': 'application/json', authorization: `Bearer ${ingestKey}` });
+    expect(answer.status).toBe(200);
+    const performance = await server.query(PerformanceMetrics, { filter: { metricName: 'rpc.server.duration', tags: { app: 'summaries' } } });
+    expect(
+      performance.performanceMetrics.edges.map(({ node }) => [(node.tags as { quantile: string }).quantile, node.responseTimeMs]).sort(),
+    ).toEqual([
+      ['0.5', 42],
+      ['0.99', 180],
+    ]);
   });
 
   it('answers OTLP/JSON with partial_success as protobuf JSON, and stores a retried export once', async () => {

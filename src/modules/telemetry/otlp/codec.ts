@@ -145,7 +145,12 @@ export function decodeRequest(body: Buffer, encoding: OtlpEncoding): ExportMetri
       throw new OtlpDecodeError(`The body is not an OTLP/JSON ExportMetricsServiceRequest: ${(error as Error).message}`);
     }
   }
-  return ExportRequest.toObject(message, TO_OBJECT) as ExportMetricsRequest;
+  try {
+    return ExportRequest.toObject(message, TO_OBJECT) as ExportMetricsRequest;
+  } catch (error) {
+    // Attribute values nested (arrays in arrays…) deeper than the stack allows.
+    throw new OtlpDecodeError(`The export request could not be read: ${(error as Error).message}`);
+  }
 }
 
 /** ExportMetricsServiceResponse: `partial_success` is set only when points were refused. */

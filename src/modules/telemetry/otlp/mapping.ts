@@ -56,8 +56,12 @@ export const UNKNOWN_SERVICE = 'unknown_service';
 const PERFORMANCE_NAME = /^(http|rpc)\.(server|client)\./;
 const TO_MILLISECONDS: Record<string, number> = { s: 1000, ms: 1, us: 0.001, ns: 0.000001 };
 
-function plainValue(value: AnyValue | undefined): JsonValue {
+/** Attribute values nested deeper than this (arrays of maps of arrays…) are cut there. */
+const MAX_VALUE_DEPTH = 16;
+
+function plainValue(value: AnyValue | undefined, depth = 0): JsonValue {
   if (!value?.value) return null;
+  if (depth >= MAX_VALUE_DEPTH) return '(nested too deeply)';
   switch (value.value) {
     case 'stringValue':
       return value.stringValue ?? '';
@@ -70,9 +74,9 @@ function plainValue(value: AnyValue | undefined): JsonValue {
     case 'bytesValue':
       return value.bytesValue ?? '';
     case 'arrayValue':
-      return (value.arrayValue?.values ?? []).map(plainValue);
+      return (value.arrayValue?.values ?? []).map((inner) => plainValue(inner, depth + 1));
     case 'kvlistValue':
-      return Object.fromEntries((value.kvlistValue?.values ?? []).map((entry) => [entry.key, plainValue(entry.value)]));
+      return Object.fromEntries((value.kvlistValue?.values ?? []).map((entry) => [entry.key, plainValue(entry.value, depth + 1)]));
   }
 }
 
