@@ -317,6 +317,11 @@ describe.each(BACKENDS)('OpenTelemetry ingestion and Prometheus metrics on %s', 
     expect(badGzip.status).toBe(400);
     expect(JSON.parse(badGzip.body.toString()).message).toContain('could not be decompressed');
 
+    // A small gzip body that inflates past the body limit (1 MiB) is refused without inflating it all.
+    const bomb = await postOtlp(server.url, gzipSync(Buffer.alloc(8 * 1024 * 1024, 0x20)), { ...auth, 'content-type': 'application/json', 'content-encoding': 'gzip' });
+    expect(bomb.status).toBe(413);
+    expect(JSON.parse(bomb.body.toString()).message).toContain('once decompressed');
+
     const unsupported = await postOtlp(server.url, 'a=b', { ...auth, 'content-type': 'application/x-www-form-urlencoded' });
     expect(unsupported.status).toBe(415);
     expect(JSON.parse(unsupported.body.toString()).message).toContain('application/x-protobuf or application/json');
