@@ -5,15 +5,22 @@ import { gunzip } from 'node:zlib';
 import { bearerToken } from '../../core/auth.js';
 import { InputValidationError } from '../../core/input.js';
 import type { HttpRoute } from '../../core/module.js';
-import { CONTENT_TYPES, decodeRequest, encodeResponse, encodeStatus, encodingOf, OtlpDecodeError, type OtlpEncoding } from './otlp/codec.js';
+import type { OtlpEncoding } from './otlp/codec.js';
 import type { SelfMetrics } from './selfMetrics.js';
 import type { TelemetryService } from './service.js';
 
 const gunzipAsync = promisify(gunzip);
 
+// protobufjs reads and links the .proto files as the codec loads (a few hundred milliseconds): on the first
+// export rather than on every start of an instance that may never receive one.
+let codecModule: Promise<typeof import('./otlp/codec.js')> | undefined;
+const loadCodec = () => (codecModule ??= import('./otlp/codec.js'));
+
 // gRPC status codes, which OTLP/HTTP error bodies (google.rpc.Status) carry.
 const INVALID_ARGUMENT = 3;
 const RESOURCE_EXHAUSTED = 8;
+
+const CONTENT_TYPES: Record<OtlpEncoding, string> = { protobuf: 'application/x-protobuf', json: 'application/json' };
 
 function answer(res: ServerResponse, status: number, encoding: OtlpEncoding, body: Buffer, headers: Record<string, string> = {}) {
   res.writeHead(status, { 'content-type': CONTENT_TYPES[encoding], 'content-length': String(body.length), 'cache-control': 'no-store', ...headers });
@@ -58,6 +65,7 @@ export function otlpMetricsRoute(telemetry: TelemetryService, limitBytes: number
     async handle(req, res, context) {
       const principal = await context.admit('INGEST');
       if (!principal) return;
+      const { decodeRequest, encodeResponse, encodeStatus, encodingOf, OtlpDecodeError } = await loadCodec();
       const encoding = encodingOf(req.headers['content-type']);
       if (!encoding) {
         req.resume();

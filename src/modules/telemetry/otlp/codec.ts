@@ -26,8 +26,6 @@ export function encodingOf(contentType: string | undefined): OtlpEncoding | null
   return null;
 }
 
-export const CONTENT_TYPES: Record<OtlpEncoding, string> = { protobuf: 'application/x-protobuf', json: 'application/json' };
-
 // ---- the decoded request, as plain objects --------------------------------------------------------------------
 
 export interface AnyValue {
