@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { graphql } from './generated/gql.js';
 import { createKey } from './support/keys.js';
 import { observationCount, sampleValue, scrape } from './support/prometheus.js';
+import { MAX_OPERATION_NAMES } from '../src/modules/telemetry/selfMetrics.js';
 import { ADMIN_KEY, BACKENDS, startTestServer, type TestServer } from './support/server.js';
 import { connectSubscriptions } from './support/subscriptions.js';
 import { waitUntil } from './support/wait.js';
@@ -406,5 +407,14 @@ describe.each(BACKENDS)('OpenTelemetry ingestion and Prometheus metrics on %s', 
     expect(sampleValue(after.families, 'insights_live_subscriptions')).toBeGreaterThanOrEqual(1);
     await live.dispose();
     await waitUntil(async () => sampleValue((await scrape(server.url, token)).families, 'insights_websocket_connections') === 0, 'the socket to be closed');
+  });
+
+  // Last: once the cap is reached, every new operation name counts as (other).
+  it('bounds the operation names it keeps apart (callers choose them)', async () => {
+    for (let i = 0; i < MAX_OPERATION_NAMES + 5; i += 1) await server.request(`query Random${i} { __typename }`);
+    const { families } = await scrape(server.url, `Bearer ${METRICS_TOKEN}`);
+    const names = new Set(families.get('insights_graphql_operations_total')?.metrics.map((sample) => sample.labels?.operation));
+    expect(names.has('(other)')).toBe(true);
+    expect(names.size).toBe(MAX_OPERATION_NAMES + 1);
   });
 });
