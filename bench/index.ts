@@ -13,6 +13,7 @@ import {
 } from './harness.js';
 import { runAlertsBenchmark } from './alerts.js';
 import { runAnalyticsBenchmark } from './analytics.js';
+import { runClientBenchmark } from './client.js';
 import { runFanoutBenchmark } from './fanout.js';
 import { runIngestBenchmark } from './ingest.js';
 import { runReportsBenchmark } from './reports.js';
@@ -24,7 +25,7 @@ import { runReportsBenchmark } from './reports.js';
 
 const USAGE = `Usage: npm run bench -- [options]
 
-  --only NAME    run one benchmark: fanout, ingest, reports, alerts or analytics (default: all, in that order)
+  --only NAME    run one benchmark: fanout, ingest, reports, alerts, analytics or client (default: all, in that order)
 
   Fan-out (live subscriptions):
   --subscribers N     WebSocket subscribers on the one service instance (default 1000)
@@ -50,6 +51,12 @@ const USAGE = `Usage: npm run bench -- [options]
   --analytics-scale F  fraction of the full data set: 10 M performance metrics, 4 M activities, 1 M system
                        metrics over 30 days (default 1)
   --analytics-runs N   runs of each read (default 9)
+  --analytics-keep DB  load into database DB and keep it (no month drop at the end); a later run with the
+                       same DB skips the load and the rebuild and times the reads only (for a quiet machine)
+
+  Client (insights/client: middleware overhead on the caller, records/s of one client):
+  --client-requests N  requests to each of the two servers, with and without middleware (default 5000)
+  --client-records N   records pushed through ingest by one client (default 100000)
 
   --redis        publish through Redis (REDIS_URL or redis://127.0.0.1:6379) instead of in-process
   --timeout S    give up after S seconds, cleaning up first (default 600)
@@ -57,7 +64,7 @@ const USAGE = `Usage: npm run bench -- [options]
 The admin connection used to create and drop the scratch database is DATABASE_URL,
 or ${DEFAULT_ADMIN_URL}.`;
 
-const BENCHMARKS = ['fanout', 'ingest', 'reports', 'alerts', 'analytics'] as const;
+const BENCHMARKS = ['fanout', 'ingest', 'reports', 'alerts', 'analytics', 'client'] as const;
 type Benchmark = (typeof BENCHMARKS)[number];
 
 interface Options {
@@ -75,9 +82,12 @@ interface Options {
   alertRows: number;
   analyticsScale: number;
   analyticsRuns: number;
+  analyticsKeep: string | undefined;
   alertRules: number;
   alertCrossings: number;
   alertInterval: number;
+  clientRequests: number;
+  clientRecords: number;
 }
 
 function scaleOf(raw: string): number {
@@ -114,9 +124,12 @@ function parseOptions(argv: string[]): Options | 'help' {
       'alert-rows': { type: 'string', default: '2000000' },
       'analytics-scale': { type: 'string', default: '1' },
       'analytics-runs': { type: 'string', default: '9' },
+      'analytics-keep': { type: 'string' },
       'alert-rules': { type: 'string', default: '1000' },
       'alert-crossings': { type: 'string', default: '6' },
       'alert-interval': { type: 'string', default: '5' },
+      'client-requests': { type: 'string', default: '5000' },
+      'client-records': { type: 'string', default: '100000' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -149,10 +162,20 @@ function parseOptions(argv: string[]): Options | 'help' {
     alertRows: positiveInteger('alert-rows', values['alert-rows'], 1000, 50_000_000),
     analyticsScale: scaleOf(values['analytics-scale']),
     analyticsRuns: positiveInteger('analytics-runs', values['analytics-runs'], 7, 1000),
+    analyticsKeep: keptDatabaseName(values['analytics-keep']),
     alertRules: positiveInteger('alert-rules', values['alert-rules'], 1, 20_000),
     alertCrossings: positiveInteger('alert-crossings', values['alert-crossings'], 1, 100),
     alertInterval: positiveInteger('alert-interval', values['alert-interval'], 1, 300),
+    clientRequests: positiveInteger('client-requests', values['client-requests'], 100, 1_000_000),
+    clientRecords: positiveInteger('client-records', values['client-records'], 1, 10_000_000),
   };
+}
+
+/** A database name spliced into DDL: lower-case letters, digits and underscores only. */
+function keptDatabaseName(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  if (!/^[a-z][a-z0-9_]{0,62}$/.test(raw)) throw new Error(`--analytics-keep must be a database name of lower-case letters, digits and _, got "${raw}"`);
+  return raw;
 }
 
 async function postgresVersion(url: string): Promise<string> {
@@ -214,7 +237,7 @@ async function main(): Promise<number> {
     const earlier = await untilAborted(existingScratchDatabases(adminUrl), deadline.signal);
     const runs = (name: Benchmark) => options.only === undefined || options.only === name;
     // Fan-out and ingest share one scratch database and service; alerts and analytics make their own.
-    if (runs('fanout') || runs('ingest') || runs('reports')) {
+    if (runs('fanout') || runs('ingest') || runs('reports') || runs('client')) {
       scratch = await untilAborted(createScratchDatabase(adminUrl), deadline.signal);
       service = await untilAborted(startService(scratch.url, { redisUrl }), deadline.signal);
     }
@@ -319,6 +342,7 @@ async function main(): Promise<number> {
           activityRows: Math.round(4_000_000 * options.analyticsScale),
           systemRows: Math.round(1_000_000 * options.analyticsScale),
           runs: options.analyticsRuns,
+          keep: options.analyticsKeep,
           signal: deadline.signal,
           print,
         }),
@@ -327,6 +351,24 @@ async function main(): Promise<number> {
       if (analytics.problems.length > 0) {
         exitCode = 1;
         for (const problem of analytics.problems) process.stderr.write(`FAILED: ${problem}\n`);
+      }
+    }
+    if (runs('client')) {
+      if (options.only === undefined) print('');
+      const client = await untilAborted(
+        runClientBenchmark({
+          url: (service as RunningService).url,
+          apiKey: (service as RunningService).apiKey,
+          requests: options.clientRequests,
+          records: options.clientRecords,
+          signal: deadline.signal,
+          print,
+        }),
+        deadline.signal,
+      );
+      if (client.problems.length > 0) {
+        exitCode = 1;
+        for (const problem of client.problems) process.stderr.write(`FAILED: ${problem}\n`);
       }
     }
   } catch (error) {
