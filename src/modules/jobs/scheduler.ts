@@ -70,6 +70,7 @@ export class JobScheduler {
   private readonly pending = new Set<Promise<unknown>>();
   private started = false;
   private stopping: Promise<void> | undefined;
+  private readonly recorded: ((run: JobRunRecord) => void)[] = [];
 
   constructor(options: SchedulerOptions) {
     this.db = options.db;
@@ -80,6 +81,11 @@ export class JobScheduler {
     this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
     this.now = options.now ?? (() => new Date());
     this.instance = options.instanceId ?? `${options.hostName}/${process.pid}/${randomBytes(3).toString('hex')}`;
+  }
+
+  /** Called with each run this instance records as over: SUCCEEDED, FAILED, or SKIPPED (self-metrics). */
+  onRunRecorded(listener: (run: JobRunRecord) => void): void {
+    this.recorded.push(listener);
   }
 
   get names(): string[] {
@@ -190,6 +196,17 @@ export class JobScheduler {
     return outcome.run;
   }
 
+  private announce(run: JobRunRecord): JobRunRecord {
+    for (const listener of this.recorded) {
+      try {
+        listener(run);
+      } catch (error) {
+        this.log.error({ err: error, job: run.jobName }, 'job run listener failed');
+      }
+    }
+    return run;
+  }
+
   private track<T>(promise: Promise<T>): Promise<T> {
     this.pending.add(promise);
     const forget = () => this.pending.delete(promise);
@@ -221,9 +238,10 @@ export class JobScheduler {
     }
     if (claim.kind === 'skipped') {
       this.log.warn({ ...context, runId: claim.run.id, runningId: claim.runningId }, 'previous run still going; tick skipped');
+      this.announce(claim.run);
       return claim;
     }
-    return { kind: 'claimed', run: await this.perform(job, claim.run) };
+    return { kind: 'claimed', run: this.announce(await this.perform(job, claim.run)) };
   }
 
   private async perform(job: JobDefinition, run: JobRunRecord): Promise<JobRunRecord> {
