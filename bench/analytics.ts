@@ -60,7 +60,7 @@ async function rssMegabytes(pid: number): Promise<number> {
 }
 
 /** Runs the operator CLI (compiled as the service is) against the scratch database; resolves with its stdout. */
-function cli(databaseUrl: string, args: string[]): Promise<string> {
+export function cli(databaseUrl: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', ...args], {
       cwd: ROOT,
