@@ -85,6 +85,11 @@ export async function runDashboardsBenchmark(options: DashboardsBenchmarkOptions
     const dataQuery = `query($id: ID!) { dashboardData(id: $id) { computedAt widgets { widgetId error { code message } data { __typename } } } }`;
     const first = await gql<{ dashboardData: { widgets: { widgetId: string; error: { message: string } | null }[] } }>(service, dataQuery, { id }, signal);
     for (const widget of first.dashboardData.widgets) if (widget.error) problems.push(`widget ${widget.widgetId} failed: ${widget.error.message}`);
+    // Where one computation's time goes: every analytics read of the widgets, with the path that served it.
+    const traced = await postGraphQL<unknown>(service.graphqlUrl, service.apiKey, JSON.stringify({ query: dataQuery, variables: { id } }), signal, 120_000);
+    const reads = typeof traced === 'string' ? [] : ((traced as { extensions?: { analytics?: { family: string; path: string; ms: number }[] } }).extensions?.analytics ?? []);
+    const slowest = [...reads].sort((a, b) => b.ms - a.ms).slice(0, 5);
+    print(`  one dashboardData: ${reads.length} analytics reads (${Object.entries(reads.reduce<Record<string, number>>((paths, read) => ({ ...paths, [read.path]: (paths[read.path] ?? 0) + 1 }), {})).map(([path, n]) => `${n} ${path}`).join(', ')}); slowest: ${slowest.map((read) => `${read.family} ${read.path} ${fixed(read.ms, 0)} ms`).join(', ')}`);
     const times: number[] = [];
     for (let run = 0; run < options.runs; run += 1) {
       const started = performance.now();
