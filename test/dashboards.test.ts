@@ -237,6 +237,19 @@ describe.each(BACKENDS)('dashboards (%s)', (backend) => {
       ORDER BY "timestamp" DESC, id DESC LIMIT 5`);
     expect((widgets.feed!.data.activities as { id: string }[]).map((activity) => activity.id)).toEqual(newest.map((row) => row.id));
 
+    // A widget that fails carries its own error; the others still come (the feed's table is briefly out of reach).
+    await db().query(sql`ALTER TABLE user_activities RENAME TO user_activities_away`);
+    let partial: DashboardDataShape;
+    try {
+      ({ dashboardData: partial } = await gql<{ dashboardData: DashboardDataShape }>(DATA, { id: createDashboard.id }));
+    } finally {
+      await db().query(sql`ALTER TABLE user_activities_away RENAME TO user_activities`);
+    }
+    const outcome = Object.fromEntries(partial.widgets.map((widget) => [widget.widgetId, widget]));
+    expect(outcome.feed!.data).toBeNull();
+    expect(outcome.feed!.error).toEqual({ code: 'INTERNAL_SERVER_ERROR', message: 'Unexpected error.' });
+    expect(outcome.bars!).toMatchObject({ error: null, data: { items: perEndpoint } });
+
     // One widget on its own gives the same data.
     const one = await gql<{ dashboard: { widgets: { id: string; data: Json }[] } }>(
       `query($id: ID!) { dashboard(id: $id) { widgets { id data { ... on CategoryData { items { key value } } } } } }`,
@@ -269,6 +282,8 @@ describe.each(BACKENDS)('dashboards (%s)', (backend) => {
     const { dashboard } = await gql<{ dashboard: { variables: { options: string[] }[] } }>(`query($id: ID!) { dashboard(id: $id) { variables { name options } } }`, { id });
     expect(dashboard.variables[0]!.options).toEqual(['web-1', 'web-2']);
 
+    const nul = await server.request<unknown, Json>(DATA, { id, variables: { host: 'web\u0000' } });
+    expect((nul.errors![0]!.extensions!.issues as Issue[])[0]).toMatchObject({ path: 'variables.host', message: 'must not contain NUL characters' });
     const unknown = await server.request<unknown, Json>(DATA, { id, variables: { hots: 'web-1' } });
     expect(unknown.errors![0]!.extensions!.code).toBe('BAD_USER_INPUT');
     expect((unknown.errors![0]!.extensions!.issues as Issue[])[0]!.path).toBe('variables.hots');

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Queryable } from '../../core/db/sql.js';
 import { presentError } from '../../core/errors.js';
-import { InputValidationError, invalidInput, issue, type InputIssue } from '../../core/input.js';
+import { InputValidationError, invalidInput, issue, textProblem, type InputIssue } from '../../core/input.js';
 import type { JsonValue } from '../../core/json.js';
 import type { AggregateQuery, AggregateRow, Measure, MeasureFunction, ReadTrace } from '../analytics/model.js';
 import { measureKey } from '../analytics/model.js';
@@ -137,6 +137,7 @@ export function checkVariableValues(raw: unknown, variables: DashboardVariable[]
     } else if (value === null) continue;
     else if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') issues.push(issue(`${path}.${name}`, 'must be a string'));
     else if (String(value).length > 1000) issues.push(issue(`${path}.${name}`, 'must be at most 1000 characters'));
+    else if (textProblem(String(value))) issues.push(issue(`${path}.${name}`, textProblem(String(value)) as string));
     else values[name] = String(value);
   }
   if (issues.length > 0) throw new InputValidationError(issues);
