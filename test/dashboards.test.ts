@@ -126,6 +126,8 @@ describe.each(BACKENDS)('dashboards (%s)', (backend) => {
       { filter: { search: 'operations', tags: ['ops'] } },
     );
     expect(list.dashboards.edges.map((edge) => edge.node.id)).toEqual([created.id]);
+    const cursor = await server.request<unknown, Json>(`{ dashboards(first: 1, after: "T2Zmc2V0Q29ubmVjdGlvbjp4") { edges { cursor } } }`);
+    expect((cursor.errors![0]!.extensions!.issues as Issue[])[0]!.path).toBe('after');
     const none = await gql<{ dashboards: { edges: unknown[] } }>(`{ dashboards(first: 10, filter: { tags: ["ops", "nope"] }) { edges { node { id } } } }`);
     expect(none.dashboards.edges).toEqual([]);
 

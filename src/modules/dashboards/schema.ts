@@ -443,6 +443,10 @@ builder.queryFields((t) => ({
       description: 'Dashboards by name.',
       args: { filter: t.arg({ type: DashboardFilter, description: 'Which dashboards; all when absent.' }) },
       resolve: (_root, args, ctx) => {
+        for (const argument of ['after', 'before'] as const) {
+          const cursor = args[argument];
+          if (cursor && !/^OffsetConnection:\d{1,9}$/.test(Buffer.from(cursor, 'base64').toString('utf8'))) throw invalidInput(argument, 'must be a cursor returned by this connection');
+        }
         const filter = parseInput(filterSchema, args.filter ?? {}, 'filter');
         return resolveOffsetConnection({ args, ...CONNECTION_SIZES }, ({ limit, offset }) => ctx.dashboards.list(filter, limit, offset));
       },
