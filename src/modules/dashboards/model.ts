@@ -128,9 +128,13 @@ export function relativeMs(text: string): number | null {
   return ms > 0 && ms <= LIMITS.maxRangeDays * 86_400_000 ? ms : null;
 }
 
-/** The instants a time range stands for now: a relative range ends now (to the millisecond). */
+/**
+ * The instants a time range stands for now. A relative range ends now (to the millisecond, so a write shows at
+ * once) and starts at the beginning of its first minute: a whole minute is read from the rollups, where a part
+ * of one would be read from raw rows.
+ */
 export function resolveRange(range: TimeRange, now = Date.now()): { from: Date; to: Date } {
-  if ('relative' in range) return { from: new Date(now - (relativeMs(range.relative) as number)), to: new Date(now) };
+  if ('relative' in range) return { from: new Date(Math.floor((now - (relativeMs(range.relative) as number)) / 60_000) * 60_000), to: new Date(now) };
   return { from: new Date(range.from), to: new Date(range.to) };
 }
 
@@ -267,7 +271,7 @@ function checkQuery(raw: unknown, type: WidgetType, path: string, variables: Set
     issues.push(issue(`${path}.aggregation`, `must be one of ${AGGREGATIONS.join(', ')}`));
     aggregation = defaultAggregation;
   }
-  let field = (query.field ?? (type === 'HEATMAP' ? 'responseTimeMs' : 'value')) as WidgetField;
+  let field = (query.field ?? (type === 'HEATMAP' && source === 'PERFORMANCE' ? 'responseTimeMs' : 'value')) as WidgetField;
   if (!(WIDGET_FIELDS as readonly string[]).includes(field)) {
     issues.push(issue(`${path}.field`, `must be one of ${WIDGET_FIELDS.join(', ')}`));
     field = 'value';
@@ -276,11 +280,7 @@ function checkQuery(raw: unknown, type: WidgetType, path: string, variables: Set
     const problem = aggregationProblem(source, aggregation, field);
     if (problem) issues.push(issue(`${path}.${field === 'responseTimeMs' && source !== 'PERFORMANCE' ? 'field' : 'aggregation'}`, problem));
   }
-  if (type === 'HEATMAP' && source !== 'PERFORMANCE' && source !== 'ACTIVITY') {
-    // Any metric source has value sketches; nothing more to say.
-  } else if (type === 'HEATMAP' && source === 'ACTIVITY') {
-    issues.push(issue(`${path}.source`, 'a HEATMAP shows a distribution of metric values: use a metric source'));
-  }
+  if (type === 'HEATMAP' && source === 'ACTIVITY') issues.push(issue(`${path}.source`, 'a HEATMAP shows a distribution of metric values: use a metric source'));
   let interval = (query.interval ?? 'AUTO') as WidgetInterval;
   if (!(WIDGET_INTERVALS as readonly string[]).includes(interval)) {
     issues.push(issue(`${path}.interval`, `must be one of ${WIDGET_INTERVALS.join(', ')}`));
