@@ -21,6 +21,8 @@ export interface AnalyticsBenchmarkOptions {
   activityRows: number;
   systemRows: number;
   runs: number;
+  /** A database to load into and keep; when it already holds a loaded month, only the reads run. */
+  keep?: string | undefined;
   signal: AbortSignal;
   print: (line: string) => void;
 }
@@ -133,34 +135,96 @@ export async function load(client: pg.Client, options: AnalyticsBenchmarkOptions
   await client.query('ANALYZE');
 }
 
+/** The loaded month is recorded in the kept database itself, so a later run knows what it holds. */
+const MONTH_TABLE = 'bench_analytics_month';
+
+async function keptDatabase(adminUrl: string, name: string): Promise<ScratchDatabase> {
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    // The name was checked against [a-z][a-z0-9_]*, so it is safe to splice into DDL.
+    await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE "${name}"`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return { name, url: url.toString(), drop: async () => undefined };
+}
+
+async function keptMonth(adminUrl: string, name: string): Promise<{ database: ScratchDatabase; start: number; end: number } | undefined> {
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  const client = new pg.Client({ connectionString: url.toString() });
+  try {
+    await client.connect();
+    const result = await client.query<{ start: string; end: string }>(`SELECT start::text, "end"::text FROM ${MONTH_TABLE}`);
+    const row = result.rows[0];
+    if (!row) return undefined;
+    return { database: { name, url: url.toString(), drop: async () => undefined }, start: Number(row.start), end: Number(row.end) };
+  } catch {
+    return undefined; // no such database, or not loaded to the end: load it again
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+async function markMonth(databaseUrl: string, start: number, end: number): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    await client.query(`CREATE TABLE ${MONTH_TABLE} (start bigint NOT NULL, "end" bigint NOT NULL)`);
+    await client.query(`INSERT INTO ${MONTH_TABLE} VALUES ($1, $2)`, [start, end]);
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Migrates a fresh database (a first start of the service makes its partitions) and loads the month into it, ending
+ * at today's UTC midnight; answers the month's bounds.
+ */
+export async function migrateAndLoad(url: string, options: AnalyticsBenchmarkOptions): Promise<{ start: number; end: number }> {
+  const service = await startService(url, { env: { INSIGHTS_ANALYTICS_CACHE: 'false' } });
+  await service.stop();
+  const data = new pg.Client({ connectionString: url });
+  await data.connect();
+  const end = Math.floor(Date.now() / DAY) * DAY;
+  const start = end - 30 * DAY;
+  try {
+    await load(data, options, start, options.print);
+  } finally {
+    await data.end();
+  }
+  return { start, end };
+}
+
 export async function runAnalyticsBenchmark(options: AnalyticsBenchmarkOptions): Promise<{ problems: string[] }> {
   const { print, signal } = options;
   const problems: string[] = [];
   let scratch: ScratchDatabase | undefined;
   let service: RunningService | undefined;
   try {
-    scratch = await createScratchDatabase(options.adminUrl);
-    // A first start migrates the database and makes its partitions; the month then lands in the past 30 days.
-    service = await startService(scratch.url, { env: { INSIGHTS_ANALYTICS_CACHE: 'false' } });
-    await service.stop();
-    service = undefined;
-    const data = new pg.Client({ connectionString: scratch.url });
-    await data.connect();
-    const end = Math.floor(Date.now() / DAY) * DAY;
-    const start = end - 30 * DAY;
-    print(`analytics: loading ${integer(options.performanceRows)} performance metrics, ${integer(options.activityRows)} activities and ${integer(options.systemRows)} system metrics over 30 days (untimed)…`);
-    const loadStarted = performance.now();
-    try {
-      await load(data, options, start, print);
-    } finally {
-      await data.end();
-    }
-    print(`  loaded in ${fixed((performance.now() - loadStarted) / 1000, 0)} s`);
+    let month = options.keep ? await keptMonth(options.adminUrl, options.keep) : undefined;
+    if (month) {
+      scratch = month.database;
+      print(`analytics: reusing database ${options.keep}, loaded with the month ${new Date(month.start).toISOString()} to ${new Date(month.end).toISOString()} (no load, no rebuild)`);
+    } else {
+      scratch = options.keep ? await keptDatabase(options.adminUrl, options.keep) : await createScratchDatabase(options.adminUrl);
+      print(`analytics: loading ${integer(options.performanceRows)} performance metrics, ${integer(options.activityRows)} activities and ${integer(options.systemRows)} system metrics over 30 days (untimed)…`);
+      const loadStarted = performance.now();
+      const { start, end } = await migrateAndLoad(scratch.url, options);
+      print(`  loaded in ${fixed((performance.now() - loadStarted) / 1000, 0)} s`);
 
-    const rebuildStarted = performance.now();
-    const rebuilt = await cli(scratch.url, ['rebuild-rollups', '--from', new Date(start).toISOString(), '--to', new Date(end).toISOString()]);
-    const rebuildSeconds = (performance.now() - rebuildStarted) / 1000;
-    print(`  rollups brought up to date (insights rebuild-rollups) in ${fixed(rebuildSeconds, 1)} s: ${rebuilt.trim()}`);
+      const rebuildStarted = performance.now();
+      const rebuilt = await cli(scratch.url, ['rebuild-rollups', '--from', new Date(start).toISOString(), '--to', new Date(end).toISOString()]);
+      const rebuildSeconds = (performance.now() - rebuildStarted) / 1000;
+      print(`  rollups brought up to date (insights rebuild-rollups) in ${fixed(rebuildSeconds, 1)} s: ${rebuilt.trim()}`);
+      month = { database: scratch, start, end };
+      if (options.keep) await markMonth(scratch.url, start, end);
+    }
+    const { start, end } = month;
 
     const from7 = new Date(end - 7 * DAY).toISOString();
     const from30 = new Date(start).toISOString();
@@ -246,7 +310,7 @@ export async function runAnalyticsBenchmark(options: AnalyticsBenchmarkOptions):
     const rawClient = new pg.Client({ connectionString: scratch.url });
     await rawClient.connect();
     const rows: string[][] = [];
-    const measured: { read: Read; cold: number[]; warm: number[]; raw: number[] }[] = reads.map((read) => ({ read, cold: [], warm: [], raw: [] }));
+    const measured: { read: Read; cold: number[]; warm: number[]; raw: number[]; rss: number }[] = reads.map((read) => ({ read, cold: [], warm: [], raw: [], rss: Number.NaN }));
     try {
       // Raw first (the service is not running, so it does not compete): as many runs as the reads, to compare p50s.
       for (const entry of measured) {
@@ -265,6 +329,8 @@ export async function runAnalyticsBenchmark(options: AnalyticsBenchmarkOptions):
       for (const entry of measured) {
         await gql(service, entry.read, signal); // warm-up: connections, plans, (with the cache) the entry
         for (let run = 0; run < options.runs; run += 1) (cache ? entry.warm : entry.cold).push(await time(() => gql(service as RunningService, entry.read, signal)));
+        // Resident memory once this read has run (cumulative: RSS rarely shrinks), to see which read grows it.
+        if (!cache) entry.rss = await rssMegabytes(service.pid);
       }
       if (!cache) {
         const rss = await rssMegabytes(service.pid);
@@ -274,7 +340,7 @@ export async function runAnalyticsBenchmark(options: AnalyticsBenchmarkOptions):
       await service.stop();
       service = undefined;
     }
-    for (const { read, cold, warm, raw } of measured) {
+    for (const { read, cold, warm, raw, rss } of measured) {
       cold.sort((a, b) => a - b);
       warm.sort((a, b) => a - b);
       raw.sort((a, b) => a - b);
@@ -289,6 +355,7 @@ export async function runAnalyticsBenchmark(options: AnalyticsBenchmarkOptions):
         fixed(percentile(warm, 0.5), 1),
         raw.length > 0 ? fixed(rawP50, 0) : '—',
         raw.length > 0 ? `${fixed(speedup, 0)}×` : '—',
+        fixed(rss, 0),
       ]);
       if (read.target === false) continue;
       if (p95 > 100) problems.push(`${read.name}: p95 ${fixed(p95, 1)} ms above 100 ms`);
@@ -296,8 +363,13 @@ export async function runAnalyticsBenchmark(options: AnalyticsBenchmarkOptions):
     }
     print('');
     print(`reads over ${options.runs} runs each (ms; cold = result cache off, so served by rollups every time):`);
-    print(table(['read', 'p50 cold', 'p95 cold', 'p50 cached', 'raw SQL p50', 'speed-up'], rows));
+    print(table(['read', 'p50 cold', 'p95 cold', 'p50 cached', 'raw SQL p50', 'speed-up', 'RSS after, MB'], rows));
 
+    if (options.keep) {
+      print('');
+      print(`retention: not timed, database ${options.keep} kept (drop it with DROP DATABASE ${options.keep})`);
+      return { problems };
+    }
     // Retention: the whole month of raw data, dropped as day partitions.
     const minutes = Math.floor((Date.now() - end) / 60_000);
     const dropStarted = performance.now();

@@ -1,8 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { createClient, type Client } from 'graphql-ws';
-import pg from 'pg';
 import WebSocket from 'ws';
-import { cli, load } from './analytics.js';
+import { cli, migrateAndLoad } from './analytics.js';
 import { fixed, integer, percentile, table } from './format.js';
 import { createScratchDatabase, postGraphQL, startService, type RunningService, type ScratchDatabase } from './harness.js';
 
@@ -24,8 +23,6 @@ export interface DashboardsBenchmarkOptions {
   signal: AbortSignal;
   print: (line: string) => void;
 }
-
-const DAY = 86_400_000;
 
 /** Twelve panels of the shape a team dashboard has: cards, trends, breakdowns, a heatmap, alerts and a feed. */
 export const TWELVE_WIDGETS = [
@@ -58,19 +55,8 @@ export async function runDashboardsBenchmark(options: DashboardsBenchmarkOptions
   const clients: Client[] = [];
   try {
     scratch = await createScratchDatabase(options.adminUrl);
-    service = await startService(scratch.url, {});
-    await service.stop();
-    service = undefined;
-    const data = new pg.Client({ connectionString: scratch.url });
-    await data.connect();
-    const end = Math.floor(Date.now() / DAY) * DAY;
-    const start = end - 30 * DAY;
     print(`dashboards: loading the analytics data set (${integer(options.performanceRows)} performance metrics, ${integer(options.activityRows)} activities, ${integer(options.systemRows)} system metrics; untimed)…`);
-    try {
-      await load(data, { ...options, print }, start, print);
-    } finally {
-      await data.end();
-    }
+    const { start, end } = await migrateAndLoad(scratch.url, options);
     await cli(scratch.url, ['rebuild-rollups', '--from', new Date(start).toISOString(), '--to', new Date(end).toISOString()]);
 
     // Result cache off: each run reads every widget from the rollups; the live update interval at its minimum.

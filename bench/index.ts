@@ -14,6 +14,7 @@ import {
 import { runAlertsBenchmark } from './alerts.js';
 import { runAnalyticsBenchmark } from './analytics.js';
 import { runDashboardsBenchmark } from './dashboards.js';
+import { runClientBenchmark } from './client.js';
 import { runFanoutBenchmark } from './fanout.js';
 import { runIngestBenchmark } from './ingest.js';
 import { runReportsBenchmark } from './reports.js';
@@ -25,7 +26,7 @@ import { runReportsBenchmark } from './reports.js';
 
 const USAGE = `Usage: npm run bench -- [options]
 
-  --only NAME    run one benchmark: fanout, ingest, reports, alerts, analytics or dashboards (default: all, in that order)
+  --only NAME    run one benchmark: fanout, ingest, reports, alerts, analytics, dashboards or client (default: all, in that order)
 
   Fan-out (live subscriptions):
   --subscribers N     WebSocket subscribers on the one service instance (default 1000)
@@ -51,6 +52,12 @@ const USAGE = `Usage: npm run bench -- [options]
   --analytics-scale F  fraction of the full data set: 10 M performance metrics, 4 M activities, 1 M system
                        metrics over 30 days (default 1)
   --analytics-runs N   runs of each read (default 9)
+  --analytics-keep DB  load into database DB and keep it (no month drop at the end); a later run with the
+                       same DB skips the load and the rebuild and times the reads only (for a quiet machine)
+
+  Client (insights/client: middleware overhead on the caller, records/s of one client):
+  --client-requests N  requests to each of the two servers, with and without middleware (default 5000)
+  --client-records N   records pushed through ingest by one client (default 100000)
 
   Dashboards (on the analytics data set: --analytics-scale and --analytics-runs apply):
   --dashboard-subscribers N  live subscribers of one dashboard (default 200)
@@ -62,7 +69,7 @@ const USAGE = `Usage: npm run bench -- [options]
 The admin connection used to create and drop the scratch database is DATABASE_URL,
 or ${DEFAULT_ADMIN_URL}.`;
 
-const BENCHMARKS = ['fanout', 'ingest', 'reports', 'alerts', 'analytics', 'dashboards'] as const;
+const BENCHMARKS = ['fanout', 'ingest', 'reports', 'alerts', 'analytics', 'dashboards', 'client'] as const;
 type Benchmark = (typeof BENCHMARKS)[number];
 
 interface Options {
@@ -82,9 +89,12 @@ interface Options {
   analyticsRuns: number;
   dashboardSubscribers: number;
   dashboardRefreshes: number;
+  analyticsKeep: string | undefined;
   alertRules: number;
   alertCrossings: number;
   alertInterval: number;
+  clientRequests: number;
+  clientRecords: number;
 }
 
 function scaleOf(raw: string): number {
@@ -123,9 +133,12 @@ function parseOptions(argv: string[]): Options | 'help' {
       'analytics-runs': { type: 'string', default: '9' },
       'dashboard-subscribers': { type: 'string', default: '200' },
       'dashboard-refreshes': { type: 'string', default: '5' },
+      'analytics-keep': { type: 'string' },
       'alert-rules': { type: 'string', default: '1000' },
       'alert-crossings': { type: 'string', default: '6' },
       'alert-interval': { type: 'string', default: '5' },
+      'client-requests': { type: 'string', default: '5000' },
+      'client-records': { type: 'string', default: '100000' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -160,10 +173,20 @@ function parseOptions(argv: string[]): Options | 'help' {
     analyticsRuns: positiveInteger('analytics-runs', values['analytics-runs'], 7, 1000),
     dashboardSubscribers: positiveInteger('dashboard-subscribers', values['dashboard-subscribers'], 1, 5000),
     dashboardRefreshes: positiveInteger('dashboard-refreshes', values['dashboard-refreshes'], 1, 100),
+    analyticsKeep: keptDatabaseName(values['analytics-keep']),
     alertRules: positiveInteger('alert-rules', values['alert-rules'], 1, 20_000),
     alertCrossings: positiveInteger('alert-crossings', values['alert-crossings'], 1, 100),
     alertInterval: positiveInteger('alert-interval', values['alert-interval'], 1, 300),
+    clientRequests: positiveInteger('client-requests', values['client-requests'], 100, 1_000_000),
+    clientRecords: positiveInteger('client-records', values['client-records'], 1, 10_000_000),
   };
+}
+
+/** A database name spliced into DDL: lower-case letters, digits and underscores only. */
+function keptDatabaseName(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  if (!/^[a-z][a-z0-9_]{0,62}$/.test(raw)) throw new Error(`--analytics-keep must be a database name of lower-case letters, digits and _, got "${raw}"`);
+  return raw;
 }
 
 async function postgresVersion(url: string): Promise<string> {
@@ -225,7 +248,7 @@ async function main(): Promise<number> {
     const earlier = await untilAborted(existingScratchDatabases(adminUrl), deadline.signal);
     const runs = (name: Benchmark) => options.only === undefined || options.only === name;
     // Fan-out and ingest share one scratch database and service; alerts and analytics make their own.
-    if (runs('fanout') || runs('ingest') || runs('reports')) {
+    if (runs('fanout') || runs('ingest') || runs('reports') || runs('client')) {
       scratch = await untilAborted(createScratchDatabase(adminUrl), deadline.signal);
       service = await untilAborted(startService(scratch.url, { redisUrl }), deadline.signal);
     }
@@ -337,12 +360,30 @@ async function main(): Promise<number> {
     };
     if (runs('analytics')) {
       if (options.only === undefined) print('');
-      report((await untilAborted(runAnalyticsBenchmark(analyticsData), deadline.signal)).problems);
+      report((await untilAborted(runAnalyticsBenchmark({ ...analyticsData, keep: options.analyticsKeep }), deadline.signal)).problems);
     }
     if (runs('dashboards')) {
       if (options.only === undefined) print('');
       const dashboards = runDashboardsBenchmark({ ...analyticsData, subscribers: options.dashboardSubscribers, refreshes: options.dashboardRefreshes });
       report((await untilAborted(dashboards, deadline.signal)).problems);
+    }
+    if (runs('client')) {
+      if (options.only === undefined) print('');
+      const client = await untilAborted(
+        runClientBenchmark({
+          url: (service as RunningService).url,
+          apiKey: (service as RunningService).apiKey,
+          requests: options.clientRequests,
+          records: options.clientRecords,
+          signal: deadline.signal,
+          print,
+        }),
+        deadline.signal,
+      );
+      if (client.problems.length > 0) {
+        exitCode = 1;
+        for (const problem of client.problems) process.stderr.write(`FAILED: ${problem}\n`);
+      }
     }
   } catch (error) {
     exitCode = 1;

@@ -3,7 +3,7 @@ import { runCli } from '../src/cli/main.js';
 import type { Output } from '../src/core/cli.js';
 import { baseTime, recordPerformance, recordSystem, startReceiver, startSmtp, type MailSink, type Receiver } from './support/alerts.js';
 import { startTestServer, type TestServer } from './support/server.js';
-import { connectSubscriptions, settle } from './support/subscriptions.js';
+import { connectSubscriptions, liveSubscribers } from './support/subscriptions.js';
 
 // The alerting API as a caller meets it: the condition grammar through createAlertRule, defaults from the
 // environment, channels (SSRF, secrets, each type's payload), live events, and the operator commands.
@@ -241,10 +241,11 @@ describe('alerting API (postgres)', () => {
     const client = connectSubscriptions(server.url);
     try {
       await client.connected;
+      const live = liveSubscribers(server);
       const events = client.subscribe<{ alertEvents: { type: string; alert: { ruleName: string; status: string; severity: string } } }>(
         `subscription { alertEvents(filter: { severities: [CRITICAL] }) { type alert { ruleName status severity } } }`,
       );
-      await settle();
+      await live.registered(1);
       const t0 = baseTime();
       await server.query(CREATE_RULE as never, { input: { name: 'live_critical', condition: 'live_temp > 70', severity: 'CRITICAL' } } as never);
       await server.query(CREATE_RULE as never, { input: { name: 'live_warning', condition: 'live_temp > 60', severity: 'WARNING' } } as never);

@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { baseTime, recordSystem, startReceiver, type Receiver } from './support/alerts.js';
 import { REDIS_URL } from './support/databases.js';
 import { startTestServer, type TestServer } from './support/server.js';
-import { connectSubscriptions, settle } from './support/subscriptions.js';
+import { connectSubscriptions, liveSubscribers } from './support/subscriptions.js';
+import { waitUntil } from './support/wait.js';
 
 // Two instances on one PostgreSQL (and one Redis): every tick is attempted by both, as their timers would; the
 // notification log in the database makes each step one notification, not two, and alert events reach the
@@ -39,8 +40,9 @@ describe('alerting on two instances sharing one database', () => {
 
     const client = connectSubscriptions(b.url);
     await client.connected;
+    const live = liveSubscribers(b);
     const events = client.subscribe<{ alertEvents: { type: string; alert: { ruleName: string } } }>(`subscription { alertEvents { type alert { ruleName } } }`);
-    await settle();
+    await live.registered(1);
 
     // Both instances' timers fire every tick; both delivery loops run.
     const tick = async (at: number) => {
@@ -78,5 +80,31 @@ describe('alerting on two instances sharing one database', () => {
     await events.waitFor(3);
     expect(events.events.map((event) => event.alertEvents.type)).toEqual(['PENDING', 'FIRING', 'RESOLVED']);
     await client.dispose();
+  });
+
+  it('never sends a notification twice while its first send is under way, whatever time each instance delivers for', async () => {
+    const t0 = baseTime();
+    await a.query(`mutation($input: AlertChannelInput!) { createAlertChannel(input: $input) { id } }` as never, {
+      input: { name: 'held-hook', type: 'WEBHOOK', config: { url: `${receiver.url}/held` } },
+    } as never);
+    await a.query(`mutation($input: AlertRuleInput!) { createAlertRule(input: $input) { id } }` as never, {
+      input: { name: 'held_cpu', condition: 'held_cpu > 80', window: '1m', for: '0s', groupWait: '0s', groupInterval: '30s', channels: ['held-hook'] },
+    } as never);
+    await recordSystem(a, [{ name: 'held_cpu', value: 95, at: new Date(t0 - S), tags: { host: 'web-2' } }]);
+    const release = receiver.holdNext('/held');
+    try {
+      await a.app.services.alerting.tick(new Date(t0));
+      // Sent for the tick's (past) anchor, by this call or by an instance's own delivery loop; the answer is held.
+      const sending = a.app.services.alerting.deliverDue(new Date(t0));
+      await waitUntil(() => receiver.to('/held').length === 1, 'the notification being sent');
+      // The other instance delivers for a later time (its own tick, or a clock ahead): the send under way is
+      // still leased, so nothing is claimed again.
+      expect(await b.app.services.alerting.deliverDue(new Date(Date.now() + 3_600_000))).toEqual({ sent: 0, retrying: 0, failed: 0 });
+      release();
+      await sending;
+    } finally {
+      release();
+    }
+    expect(receiver.to('/held')).toHaveLength(1);
   });
 });

@@ -2,7 +2,6 @@ import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { baseTime, recordPerformance, recordSystem, startReceiver, startSmtp, type MailSink, type Receiver } from './support/alerts.js';
 import { BACKENDS, startTestServer, type TestServer } from './support/server.js';
-import { connectSubscriptions, settle } from './support/subscriptions.js';
 
 // Alerting end to end over real HTTP: rules over GraphQL, evaluation driven by explicit ticks (the job's fire
 // time), notifications to a real HTTP receiver and a real SMTP server, on PostgreSQL and PGlite.

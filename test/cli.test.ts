@@ -167,6 +167,56 @@ describe('the insights command line', () => {
     expect(unreachable.stdout).toMatch(/database \(postgres\) unavailable/);
   });
 
+  it('check-monitoring reports the newest of more than ten runs, with run ids compared as numbers', async () => {
+    const { scheduler } = server.app.services;
+    const name = 'prune-rollups';
+    type Report = { problems: string[]; jobs: { name: string; status: string; lastRun: { id: string; status: string; scheduledAt: string } | null }[] };
+    // In-process (the same runCli the command runs): three spawned commands would take most of the test's time.
+    const checkMonitoring = async (...args: string[]) => {
+      const output = capture(false);
+      await runCli(['check-monitoring', ...args], env, output);
+      return output.stdout;
+    };
+    const jobReport = async () => {
+      const report = JSON.parse(await checkMonitoring('--json')) as Report;
+      return { job: report.jobs.find((job) => job.name === name), problems: report.problems.filter((problem) => problem.startsWith(`${name}:`)) };
+    };
+    // Run ids that cross a power of ten (…998, …999, then 1000…), where text order and number order part ways.
+    const [{ max }] = (await db().query<{ max: string | null }>(sql`SELECT max(id)::text AS max FROM job_runs`)) as [{ max: string | null }];
+    const boundary = 10 ** String(Number(max ?? 0) + 10).length;
+    await db().query(sql`SELECT setval(pg_get_serial_sequence('job_runs', 'id'), ${boundary - 6}::bigint)`);
+    const base = Date.now() - 3_600_000;
+    let step = 0;
+    const run = (outcome: Error | null) =>
+      scheduler.runNow(name, {
+        definition: { ...scheduler.job(name), run: async () => (outcome ? Promise.reject(outcome) : { pruned: 0 }) },
+        fireTime: new Date(base + 60_000 * step++),
+      });
+    const runs = [];
+    for (let i = 0; i < 4; i++) runs.push(await run(null));
+    const oldFailure = await run(new Error('old failure'));
+    for (let i = 0; i < 7; i++) runs.push(await run(null));
+    const newest = runs.at(-1)!;
+    expect(runs.length + 1).toBeGreaterThan(10);
+    expect([oldFailure.status, newest.status]).toEqual(['FAILED', 'SUCCEEDED']);
+    // The trap: the old failure's id sorts after the newest run's id as text ("999" > "1006").
+    expect(BigInt(oldFailure.id)).toBeLessThan(BigInt(newest.id));
+    expect(oldFailure.id > newest.id).toBe(true);
+
+    // The newest run is reported, and the old failure no longer makes the job unhealthy.
+    const recovered = await jobReport();
+    expect(recovered.job).toMatchObject({ status: 'ok', lastRun: { id: newest.id, status: 'SUCCEEDED', scheduledAt: newest.scheduledAt.toISOString() } });
+    expect(recovered.problems).toEqual([]);
+    expect(await checkMonitoring()).toMatch(new RegExp(`${name}\\s+.+?\\s+SUCCEEDED ${newest.scheduledAt.toISOString()} on cli-host \\(\\d+ ms\\) manual`));
+
+    // A newer failure is reported, with its own id and error.
+    const newFailure = await run(new Error('new failure'));
+    expect(BigInt(newFailure.id)).toBeGreaterThan(BigInt(newest.id));
+    const failing = await jobReport();
+    expect(failing.job).toMatchObject({ status: 'failed', lastRun: { id: newFailure.id, status: 'FAILED' } });
+    expect(failing.problems).toEqual([`${name}: latest run ${newFailure.id} (${newFailure.scheduledAt.toISOString()} on cli-host) failed: new failure`]);
+  });
+
   it('refuses wrong usage with exit code 2 and a message, before touching anything', async () => {
     const cases: [string[], RegExp][] = [
       [[], /Usage:/],

@@ -29,7 +29,7 @@ describe('loadConfig', () => {
       retention: { days: 90, archiveDir: undefined, schedule: '0 3 * * *' },
       realTimeUpdateIntervalSeconds: 30,
       realtime: { subscriptionBuffer: 10_000, maxSubscriptionsPerSocket: 100 },
-      graphqlLimits: { maxDepth: 25, maxCost: 100_000, maxAliases: 20, maxDirectives: 50, maxTokens: 50_000 },
+      graphqlLimits: { maxDepth: 25, maxCost: 150_000, maxAliases: 20, maxDirectives: 50, maxTokens: 50_000 },
       rateLimits: { READ: 100, INGEST: 500, ADMIN: 500, burstSeconds: 2 },
       monitoringEnabled: true,
       // The alerting module's section (src/modules/alerts/config.ts): the thresholds and channels of its defaults.

@@ -52,7 +52,7 @@ describe.each(BACKENDS)('dashboards (%s)', (backend) => {
   const base = Math.floor((Date.now() - 2 * 86_400_000) / HOUR) * HOUR;
   const range = { from: new Date(base).toISOString(), to: new Date(base + 2 * HOUR).toISOString() };
   const db = () => server.app.services.db;
-  const gql = async <T = Json>(query: string, variables?: Json): Promise<T> => server.query<T, Json>(query as never, variables);
+  const api = async <T = Json>(query: string, variables?: Json): Promise<T> => server.query<T, Json>(query as never, variables);
 
   beforeAll(async () => {
     server = await startTestServer(backend, { label: 'dashboards', env: { INSIGHTS_REAL_TIME_UPDATE_INTERVAL: '1' } });
@@ -86,9 +86,9 @@ describe.each(BACKENDS)('dashboards (%s)', (backend) => {
         timestamp: new Date(base + index * 3 * MINUTE + 1_000).toISOString(),
       });
     }
-    await gql(`mutation($input: [PerformanceMetricInput!]!) { recordPerformanceMetrics(input: $input) { count } }`, { input: performance });
-    await gql(`mutation($input: [SystemMetricInput!]!) { recordSystemMetrics(input: $input) { count } }`, { input: system });
-    await gql(`mutation($input: [UserActivityInput!]!) { recordUserActivities(input: $input) { count } }`, { input: activities });
+    await api(`mutation($input: [PerformanceMetricInput!]!) { recordPerformanceMetrics(input: $input) { count } }`, { input: performance });
+    await api(`mutation($input: [SystemMetricInput!]!) { recordSystemMetrics(input: $input) { count } }`, { input: system });
+    await api(`mutation($input: [UserActivityInput!]!) { recordUserActivities(input: $input) { count } }`, { input: activities });
     await server.app.services.rollups.refresh();
   }, 120_000);
   afterAll(async () => {
@@ -97,19 +97,19 @@ describe.each(BACKENDS)('dashboards (%s)', (backend) => {
 
   it('creates, lists, updates with versions, refuses a stale version with CONFLICT, restores and deletes', async () => {
     const input = { name: 'Ops', description: 'Operations overview', tags: ['ops', 'team-a'], refreshInterval: 30, timeRange: { relative: '24h' }, widgets: [{ type: 'ALERT_LIST', title: 'Alerts' }] };
-    const { createDashboard: created } = await gql<{ createDashboard: Json & { id: string; version: number } }>(CREATE, { input });
+    const { createDashboard: created } = await api<{ createDashboard: Json & { id: string; version: number } }>(CREATE, { input });
     expect(created).toMatchObject({ name: 'Ops', version: 1, refreshInterval: 30, timeRange: { relative: '24h', from: null, to: null }, timeZone: 'UTC', tags: ['ops', 'team-a'] });
     expect((created.widgets as Json[])[0]).toMatchObject({ id: 'w1', type: 'ALERT_LIST', title: 'Alerts', position: { x: 0, y: 0, w: 6, h: 4 } });
 
-    const { updateDashboard: second } = await gql<{ updateDashboard: Json }>(UPDATE, { id: created.id, version: 1, input: { ...input, name: 'Ops v2' } });
+    const { updateDashboard: second } = await api<{ updateDashboard: Json }>(UPDATE, { id: created.id, version: 1, input: { ...input, name: 'Ops v2' } });
     expect(second).toMatchObject({ name: 'Ops v2', version: 2 });
 
     const stale = await server.request<unknown, Json>(UPDATE, { id: created.id, version: 1, input: { ...input, name: 'Ops stale' } });
     expect(stale.errors![0]!.extensions).toMatchObject({ code: 'CONFLICT', currentVersion: 2 });
-    const { dashboard: after } = await gql<{ dashboard: Json }>(`query($id: ID!) { dashboard(id: $id) { name version } }`, { id: created.id });
+    const { dashboard: after } = await api<{ dashboard: Json }>(`query($id: ID!) { dashboard(id: $id) { name version } }`, { id: created.id });
     expect(after).toEqual({ name: 'Ops v2', version: 2 });
 
-    const { dashboardVersions } = await gql<{ dashboardVersions: { version: number; definition: Json; createdBy: string }[] }>(
+    const { dashboardVersions } = await api<{ dashboardVersions: { version: number; definition: Json; createdBy: string }[] }>(
       `query($id: ID!) { dashboardVersions(id: $id) { version definition createdBy createdAt } }`,
       { id: created.id },
     );
@@ -118,30 +118,30 @@ describe.each(BACKENDS)('dashboards (%s)', (backend) => {
       [1, 'Ops'],
     ]);
 
-    const { restoreDashboardVersion } = await gql<{ restoreDashboardVersion: Json }>(`mutation($id: ID!) { restoreDashboardVersion(id: $id, version: 1) { name version } }`, { id: created.id });
+    const { restoreDashboardVersion } = await api<{ restoreDashboardVersion: Json }>(`mutation($id: ID!) { restoreDashboardVersion(id: $id, version: 1) { name version } }`, { id: created.id });
     expect(restoreDashboardVersion).toEqual({ name: 'Ops', version: 3 });
 
-    const list = await gql<{ dashboards: { edges: { node: { id: string; name: string } }[] } }>(
+    const list = await api<{ dashboards: { edges: { node: { id: string; name: string } }[] } }>(
       `query($filter: DashboardFilter) { dashboards(first: 10, filter: $filter) { edges { node { id name } } } }`,
       { filter: { search: 'operations', tags: ['ops'] } },
     );
     expect(list.dashboards.edges.map((edge) => edge.node.id)).toEqual([created.id]);
     const cursor = await server.request<unknown, Json>(`{ dashboards(first: 1, after: "T2Zmc2V0Q29ubmVjdGlvbjp4") { edges { cursor } } }`);
     expect((cursor.errors![0]!.extensions!.issues as Issue[])[0]!.path).toBe('after');
-    const none = await gql<{ dashboards: { edges: unknown[] } }>(`{ dashboards(first: 10, filter: { tags: ["ops", "nope"] }) { edges { node { id } } } }`);
+    const none = await api<{ dashboards: { edges: unknown[] } }>(`{ dashboards(first: 10, filter: { tags: ["ops", "nope"] }) { edges { node { id } } } }`);
     expect(none.dashboards.edges).toEqual([]);
 
     const audit = await db().query<{ action: string }>(sql`SELECT action FROM audit_events WHERE target_id = ${created.id} ORDER BY id`);
     expect(audit.map((row) => row.action)).toEqual(['dashboard.created', 'dashboard.updated', 'dashboard.restored']);
 
-    await gql(`mutation($id: ID!) { deleteDashboard(id: $id) { id } }`, { id: created.id });
-    expect((await gql<{ dashboard: unknown }>(`query($id: ID!) { dashboard(id: $id) { id } }`, { id: created.id })).dashboard).toBeNull();
+    await api(`mutation($id: ID!) { deleteDashboard(id: $id) { id } }`, { id: created.id });
+    expect((await api<{ dashboard: unknown }>(`query($id: ID!) { dashboard(id: $id) { id } }`, { id: created.id })).dashboard).toBeNull();
     const missing = await server.request<unknown, Json>(UPDATE, { id: created.id, version: 3, input });
     expect(missing.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT' });
   });
 
   it("computes every widget type's data equal to the raw rows, through the rollups", async () => {
-    const { createDashboard } = await gql<{ createDashboard: { id: string } }>(CREATE, {
+    const { createDashboard } = await api<{ createDashboard: { id: string } }>(CREATE, {
       input: {
         name: 'Every widget',
         timeRange: range,
@@ -230,7 +230,7 @@ describe.each(BACKENDS)('dashboards (%s)', (backend) => {
     });
 
     // ALERT_LIST: what activeAlerts says.
-    const { activeAlerts } = await gql<{ activeAlerts: { id: string }[] }>(`{ activeAlerts { id } }`);
+    const { activeAlerts } = await api<{ activeAlerts: { id: string }[] }>(`{ activeAlerts { id } }`);
     expect((widgets.alerts!.data.alerts as { id: string }[]).map((alert) => alert.id)).toEqual(activeAlerts.map((alert) => alert.id));
 
     // ACTIVITY_FEED: the newest of the range.
@@ -243,7 +243,7 @@ describe.each(BACKENDS)('dashboards (%s)', (backend) => {
     await db().query(sql`ALTER TABLE user_activities RENAME TO user_activities_away`);
     let partial: DashboardDataShape;
     try {
-      ({ dashboardData: partial } = await gql<{ dashboardData: DashboardDataShape }>(DATA, { id: createDashboard.id }));
+      ({ dashboardData: partial } = await api<{ dashboardData: DashboardDataShape }>(DATA, { id: createDashboard.id }));
     } finally {
       await db().query(sql`ALTER TABLE user_activities_away RENAME TO user_activities`);
     }
@@ -253,7 +253,7 @@ describe.each(BACKENDS)('dashboards (%s)', (backend) => {
     expect(outcome.bars!).toMatchObject({ error: null, data: { items: perEndpoint } });
 
     // One widget on its own gives the same data.
-    const one = await gql<{ dashboard: { widgets: { id: string; data: Json }[] } }>(
+    const one = await api<{ dashboard: { widgets: { id: string; data: Json }[] } }>(
       `query($id: ID!) { dashboard(id: $id) { widgets { id data { ... on CategoryData { items { key value } } } } } }`,
       { id: createDashboard.id },
     );
@@ -261,7 +261,7 @@ describe.each(BACKENDS)('dashboards (%s)', (backend) => {
   });
 
   it('substitutes variables, offers their values, and gives no data for a value that matches nothing', async () => {
-    const { createDashboard } = await gql<{ createDashboard: { id: string } }>(CREATE, {
+    const { createDashboard } = await api<{ createDashboard: { id: string } }>(CREATE, {
       input: {
         name: 'Per host',
         timeRange: range,
@@ -271,7 +271,7 @@ describe.each(BACKENDS)('dashboards (%s)', (backend) => {
     });
     const id = createDashboard.id;
     const names = async (variables?: Json) => {
-      const { dashboardData } = await gql<{ dashboardData: DashboardDataShape }>(DATA, { id, variables });
+      const { dashboardData } = await api<{ dashboardData: DashboardDataShape }>(DATA, { id, variables });
       return (dashboardData.widgets[0]!.data.series as { name: string; points: { v: number }[] }[]).map((s) => [s.name, s.points.map((p) => p.v)]);
     };
     const maxima = await db().query<{ v: number }>(sql`
@@ -281,7 +281,7 @@ describe.each(BACKENDS)('dashboards (%s)', (backend) => {
     expect(await names({ host: 'no-such-host' })).toEqual([]);
     expect((await names()).map(([name]) => name)).toEqual(['web-1', 'web-2']);
 
-    const { dashboard } = await gql<{ dashboard: { variables: { options: string[] }[] } }>(`query($id: ID!) { dashboard(id: $id) { variables { name options } } }`, { id });
+    const { dashboard } = await api<{ dashboard: { variables: { options: string[] }[] } }>(`query($id: ID!) { dashboard(id: $id) { variables { name options } } }`, { id });
     expect(dashboard.variables[0]!.options).toEqual(['web-1', 'web-2']);
 
     const nul = await server.request<unknown, Json>(DATA, { id, variables: { host: 'web\u0000' } });
@@ -305,11 +305,11 @@ describe.each(BACKENDS)('dashboards (%s)', (backend) => {
         ],
       },
     };
-    const { importDashboard } = await gql<{ importDashboard: Json & { id: string } }>(`mutation($json: JSON!) { importDashboard(json: $json) { ${DASHBOARD_FIELDS} } }`, { json: product });
+    const { importDashboard } = await api<{ importDashboard: Json & { id: string } }>(`mutation($json: JSON!) { importDashboard(json: $json) { ${DASHBOARD_FIELDS} } }`, { json: product });
     expect(importDashboard).toMatchObject({ name: 'Product overview', refreshInterval: 30, timeRange: { relative: '7d' }, version: 1 });
     expect((importDashboard.widgets as { type: string; query: Json }[]).map((widget) => widget.type)).toEqual(['METRIC_CARD', 'TIME_SERIES', 'PIE_CHART']);
     expect((importDashboard.widgets as { query: Json }[])[1]!.query).toMatchObject({ source: 'PERFORMANCE', metricNames: ['http_request'], aggregation: 'p95', interval: 'HOUR' });
-    const { dashboardData } = await gql<{ dashboardData: DashboardDataShape }>(DATA, { id: importDashboard.id, timeRange: range });
+    const { dashboardData } = await api<{ dashboardData: DashboardDataShape }>(DATA, { id: importDashboard.id, timeRange: range });
     expect(dashboardData.widgets.map((widget) => [widget.data.__typename, widget.error])).toEqual([
       ['MetricCardData', null],
       ['TimeSeriesData', null],
@@ -317,8 +317,8 @@ describe.each(BACKENDS)('dashboards (%s)', (backend) => {
     ]);
     expect(dashboardData.widgets[0]!.data.value).toBe(40);
 
-    const { exportDashboard } = await gql<{ exportDashboard: Json }>(`query($id: ID!) { exportDashboard(id: $id) }`, { id: importDashboard.id });
-    const { importDashboard: copy } = await gql<{ importDashboard: Json }>(`mutation($json: JSON!) { importDashboard(json: $json) { ${DASHBOARD_FIELDS} } }`, { json: exportDashboard });
+    const { exportDashboard } = await api<{ exportDashboard: Json }>(`query($id: ID!) { exportDashboard(id: $id) }`, { id: importDashboard.id });
+    const { importDashboard: copy } = await api<{ importDashboard: Json }>(`mutation($json: JSON!) { importDashboard(json: $json) { ${DASHBOARD_FIELDS} } }`, { json: exportDashboard });
     const strip = (dashboard: Json) => ({ ...dashboard, id: null, createdAt: null, updatedAt: null });
     expect(strip(copy)).toEqual(strip(importDashboard));
 
@@ -382,11 +382,11 @@ describe.each(BACKENDS)('dashboards (%s)', (backend) => {
       { userId: 'builtin-2', activityType: 'login', timestamp: at(5 * MINUTE) },
       { userId: 'builtin-3', activityType: 'login', timestamp: at(2 * HOUR) },
     ];
-    await gql(`mutation($input: [SystemMetricInput!]!) { recordSystemMetrics(input: $input) { count } }`, { input: system });
-    await gql(`mutation($input: [PerformanceMetricInput!]!) { recordPerformanceMetrics(input: $input) { count } }`, { input: requests });
-    await gql(`mutation($input: [UserActivityInput!]!) { recordUserActivities(input: $input) { count } }`, { input: activities });
+    await api(`mutation($input: [SystemMetricInput!]!) { recordSystemMetrics(input: $input) { count } }`, { input: system });
+    await api(`mutation($input: [PerformanceMetricInput!]!) { recordPerformanceMetrics(input: $input) { count } }`, { input: requests });
+    await api(`mutation($input: [UserActivityInput!]!) { recordUserActivities(input: $input) { count } }`, { input: activities });
 
-    const { systemDashboard } = await gql<{ systemDashboard: Json }>(`{ systemDashboard {
+    const { systemDashboard } = await api<{ systemDashboard: Json }>(`{ systemDashboard {
       hosts { host cpuUsage memoryUsage diskUsage } activeUsers averageResponseTimeMs errorRate requestsPerMinute
       activeAlerts { id } performanceTrends { series { name points { t v } } } } }`);
     expect(systemDashboard).toMatchObject({
@@ -404,7 +404,7 @@ describe.each(BACKENDS)('dashboards (%s)', (backend) => {
     expect(trends.map((s) => s.name)).toEqual(['avg(responseTimeMs)', 'p95(responseTimeMs)', 'requests']);
     expect(trends[2]!.points.reduce((sum, point) => sum + point.v, 0)).toBe(6);
 
-    const { userDashboard } = await gql<{ userDashboard: Json }>(`{ userDashboard(userId: "builtin-1") {
+    const { userDashboard } = await api<{ userDashboard: Json }>(`{ userDashboard(userId: "builtin-1") {
       userId period totalActivities projectsCreated pagesModified timeSpentSeconds activeDays productivityScore
       timeline { series { name points { t v } } } mostUsedFeatures { items { key value } } } }`);
     // UTC days with an activity of builtin-1: two, or three when the last hour straddles midnight.
@@ -431,7 +431,7 @@ describe.each(BACKENDS)('dashboards (%s)', (backend) => {
   });
 
   it('sends live data first, again after a relevant write, never when nothing changed, computed once for every viewer', async () => {
-    const { createDashboard } = await gql<{ createDashboard: { id: string } }>(CREATE, {
+    const { createDashboard } = await api<{ createDashboard: { id: string } }>(CREATE, {
       input: {
         name: 'Live',
         refreshInterval: 3600,
@@ -451,13 +451,13 @@ describe.each(BACKENDS)('dashboards (%s)', (backend) => {
       expect(feeds.computations - computedBefore).toBe(1);
       expect(feeds.subscriberCount()).toBe(3);
 
-      await gql(`mutation($input: UserActivityInput!) { recordUserActivity(input: $input) { id } }`, { input: { userId: 'live-1', activityType: 'live_login' } });
+      await api(`mutation($input: UserActivityInput!) { recordUserActivity(input: $input) { id } }`, { input: { userId: 'live-1', activityType: 'live_login' } });
       await Promise.all(viewers.map((viewer) => viewer.waitFor(2)));
       for (const viewer of viewers) expect(viewer.events[1]!.dashboardUpdated.widgets[0]!.data.value).toBe(1);
       expect(feeds.computations - computedBefore).toBe(2);
 
       // A write of the family its widgets read, that changes none of them: recomputed once, sent to nobody.
-      await gql(`mutation($input: UserActivityInput!) { recordUserActivity(input: $input) { id } }`, { input: { userId: 'live-1', activityType: 'other' } });
+      await api(`mutation($input: UserActivityInput!) { recordUserActivity(input: $input) { id } }`, { input: { userId: 'live-1', activityType: 'other' } });
       await waitUntil(() => feeds.computations - computedBefore === 3, 'the recomputation after an unrelated activity');
       await settle(300);
       for (const viewer of viewers) expect(viewer.events).toHaveLength(2);

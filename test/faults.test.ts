@@ -240,7 +240,7 @@ describe('PostgreSQL outage through a TCP proxy', () => {
    * (a stored success or a retryable 503, nothing else), failures are retried with their key, and the database
    * must hold every batch exactly once.
    */
-  async function writeThrough(prefix: string, disrupt: () => Promise<void>) {
+  async function writeThrough(prefix: string, disrupt: (refused: () => boolean) => Promise<void>) {
     const outcomes: { marker: string; key: string; response: RawResponse | Error }[] = [];
     let writing = true;
     let sequence = 0;
@@ -257,9 +257,15 @@ describe('PostgreSQL outage through a TCP proxy', () => {
       }
     };
     const writers = Array.from({ length: 4 }, () => writer());
-    await delay(600);
-    await disrupt();
-    await delay(800);
+    // Phases end on what happened, not after fixed times a busy machine may not fill: acknowledged writes
+    // before the disruption, refused ones during it (the disruption lasts until one is seen), and an
+    // acknowledged one after the recovery.
+    const acknowledged = (from: number) => outcomes.slice(from).filter((o) => !(o.response instanceof Error) && o.response.status === 200).length;
+    await waitUntil(() => acknowledged(0) >= 3, 'writes acknowledged before the disruption', 30_000);
+    const disruptedFrom = outcomes.length;
+    await disrupt(() => outcomes.length > disruptedFrom + acknowledged(disruptedFrom));
+    const recoveredFrom = outcomes.length;
+    await waitUntil(() => acknowledged(recoveredFrom) >= 3, 'writes acknowledged after the recovery', 30_000);
     writing = false;
     await Promise.all(writers);
 
@@ -299,12 +305,11 @@ describe('PostgreSQL outage through a TCP proxy', () => {
   it('connection cut under concurrent writes: every answer is a stored success or a retryable 503, and retries never duplicate', async () => {
     let health: Probe | undefined;
     let ready: Probe | undefined;
-    await writeThrough('cut', async () => {
+    await writeThrough('cut', async (refused) => {
       await proxy.stop();
-      await delay(300);
+      await waitUntil(refused, 'a write refused while the connection is cut', 30_000);
       health = await probe(server.url, '/health');
       ready = await probe(server.url, '/ready');
-      await delay(700);
       await proxy.start();
     });
     expect(health).toMatchObject({ status: 200, body: { status: 'degraded', database: { status: 'unavailable' } } });
@@ -315,8 +320,9 @@ describe('PostgreSQL outage through a TCP proxy', () => {
     const admin = new pg.Client({ connectionString: scratch.url });
     await admin.connect();
     try {
-      await writeThrough('terminated', async () => {
-        for (let round = 0; round < 3; round += 1) {
+      await writeThrough('terminated', async (refused) => {
+        // At least three rounds, and until a write caught by one was refused.
+        for (let round = 0; round < 3 || !refused(); round += 1) {
           await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'insights' AND datname = current_database()`);
           await delay(150);
         }

@@ -4,7 +4,7 @@ import { serverAudits } from 'graphql-http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createKey } from './support/keys.js';
-import { firstCode, postGraphQL, type RawResponse } from './support/rawHttp.js';
+import { firstCode, GRAPHQL_ACCEPT, postGraphQL, readResponse, type RawResponse } from './support/rawHttp.js';
 import { ADMIN_KEY, startTestServer, type TestServer } from './support/server.js';
 import { connectSubscriptions } from './support/subscriptions.js';
 import { waitUntil } from './support/wait.js';
@@ -72,6 +72,27 @@ function expectRefused(response: RawResponse, pattern: RegExp, label: string) {
   expect(response.json?.errors?.[0]?.message, label).toMatch(pattern);
 }
 
+/** A query sent with GET, as GraphQL over HTTP has it (variables as JSON in the query string). */
+async function getGraphQL(baseUrl: string, query: string, variables: Record<string, unknown> | undefined, key: string): Promise<RawResponse> {
+  const params = new URLSearchParams({ query, ...(variables ? { variables: JSON.stringify(variables) } : {}) });
+  return readResponse(
+    await fetch(`${baseUrl}/graphql?${params}`, { headers: { authorization: `Bearer ${key}`, accept: GRAPHQL_ACCEPT }, signal: AbortSignal.timeout(30_000) }),
+  );
+}
+
+/** The errors of one WebSocket operation, flattened (graphql-ws reports them as `next` payloads or one `error` message). */
+async function webSocketErrors(baseUrl: string, key: string, query: string, variables?: Record<string, unknown>) {
+  const client = connectSubscriptions(baseUrl, key);
+  await client.connected;
+  try {
+    const run = client.subscribe(query, variables);
+    await waitUntil(() => run.errors.length > 0 || run.completed, 'WebSocket answer');
+    return { events: run.events, errors: run.errors.flat() as { message: string; extensions?: Record<string, unknown> }[], closeEvents: client.closeEvents };
+  } finally {
+    await client.dispose();
+  }
+}
+
 /** An introspection query `depth + 5` fields deep. */
 const nested = (depth: number) => `{ __schema { types { fields { type { ${'ofType { '.repeat(depth)}name${' }'.repeat(depth)} } } } } }`;
 
@@ -120,6 +141,46 @@ describe('with the default limits', () => {
       variables: { input },
     });
     expect(response.json).toEqual({ data: { recordSystemMetrics: { count: 1000 } } });
+  });
+
+  it('counts the cost with the variables: 20 aliases of systemMetrics(first: $n) with n = 1000 are refused over POST, GET and WebSocket', async () => {
+    const { key } = await createKey(server.app.services, { name: 'cost-reader', scopes: ['READ'] });
+    const aliased = (argument: 'first' | 'last', selection: string) =>
+      `query Many($n: Int) { ${Array.from({ length: 20 }, (_, i) => `a${i}: systemMetrics(${argument}: $n) { ${selection} }`).join(' ')} }`;
+    const expectCostRefusal = (errors: { message: string; extensions?: Record<string, unknown> }[] | undefined, label: string) => {
+      expect(errors, label).toHaveLength(1);
+      expect(errors?.[0]?.message, label).toMatch(/cost limit of 150000 exceeded, found \d+/i);
+      expect(errors?.[0]?.extensions, label).toMatchObject({ code: 'GRAPHQL_VALIDATION_FAILED', maxCost: 150_000, cost: expect.any(Number) });
+      expect(errors?.[0]?.extensions?.cost as number, label).toBeGreaterThan(150_000);
+    };
+    for (const [label, query] of [
+      ['ids', aliased('first', 'edges { node { id } }')],
+      ['totalCount only', aliased('first', 'totalCount')],
+      ['last', aliased('last', 'edges { node { id } }')],
+    ] as const) {
+      const post = await postGraphQL(server.url, { query, variables: { n: 1000 } }, { key });
+      expect(post.status, `POST ${label}: ${post.text}`).toBe(400);
+      expect(post.json?.data ?? null).toBeNull();
+      expectCostRefusal(post.json?.errors, `POST ${label}`);
+      const get = await getGraphQL(server.url, query, { n: 1000 }, key);
+      expect(get.status, `GET ${label}: ${get.text}`).toBe(400);
+      expect(get.json?.data ?? null).toBeNull();
+      expectCostRefusal(get.json?.errors, `GET ${label}`);
+      const ws = await webSocketErrors(server.url, key, query, { n: 1000 });
+      expect(ws.events, `WebSocket ${label}`).toEqual([]);
+      expect(ws.closeEvents, `WebSocket ${label}`).toEqual([]);
+      expectCostRefusal(ws.errors, `WebSocket ${label}`);
+    }
+    // The same document with small pages, or with the default page of 50, runs.
+    const small = await postGraphQL(server.url, { query: aliased('first', 'edges { node { id } }'), variables: { n: 10 } }, { key });
+    expect(small.status, small.text).toBe(200);
+    expect(small.json?.errors).toBeUndefined();
+    const defaultPage = await getGraphQL(server.url, aliased('first', 'totalCount'), undefined, key);
+    expect(defaultPage.status, defaultPage.text).toBe(200);
+    expect(defaultPage.json?.data?.a19).toEqual({ totalCount: expect.any(Number) });
+    // A page size over 1000 is clamped by the resolvers, and costed as they clamp it.
+    const clamped = await postGraphQL(server.url, { query: 'query($n: Int) { systemMetrics(first: $n) { totalCount } }', variables: { n: 1_000_000_000 } }, { key });
+    expect(clamped.status, clamped.text).toBe(200);
   });
 
   it('limits introspection too: a deeply nested or aliased introspection query is refused, even for ADMIN', async () => {
@@ -422,6 +483,31 @@ describe('schema privacy, CSRF and methods', () => {
     expect(run.events).toHaveLength(0);
     expect(JSON.stringify(run.errors)).toContain('FORBIDDEN');
     await client.dispose();
+  });
+
+  it('refuses introspection from non-ADMIN keys with exactly one FORBIDDEN error and 403, over POST, GET and WebSocket', async () => {
+    for (const query of ['{ __schema { queryType { name } } }', '{ __type(name: "ApiKey") { name fields { name type { name } } } }', getIntrospectionQuery()]) {
+      for (const key of [readKey, ingestKey]) {
+        for (const [method, response] of [
+          ['POST', await postGraphQL(server.url, { query }, { key })],
+          ['GET', await getGraphQL(server.url, query, undefined, key)],
+          // Clients that accept only application/json (the legacy media type) get the same status.
+          ['POST application/json', await postGraphQL(server.url, { query }, { key, headers: { accept: 'application/json' } })],
+        ] as const) {
+          const label = `${method} ${query.slice(0, 40)}`;
+          expect(response.status, `${label}: ${response.text}`).toBe(403);
+          expect(response.json?.data ?? null, label).toBeNull();
+          expect(response.json?.errors, label).toHaveLength(1);
+          expect(response.json?.errors?.[0]?.message, label).toBe('Introspection is only allowed for ADMIN keys');
+          expect(response.json?.errors?.[0]?.extensions, label).toMatchObject({ code: 'FORBIDDEN', missingScopes: ['ADMIN'] });
+        }
+      }
+      const ws = await webSocketErrors(server.url, readKey, query);
+      expect(ws.events).toEqual([]);
+      expect(ws.closeEvents).toEqual([]);
+      expect(ws.errors).toHaveLength(1);
+      expect(ws.errors[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', missingScopes: ['ADMIN'] });
+    }
   });
 
   it('hides field suggestions from non-admin keys in validation errors, and keeps them for ADMIN', async () => {

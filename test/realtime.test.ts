@@ -117,16 +117,27 @@ describe('live subscriptions across two instances sharing PostgreSQL and Redis',
     const members = [...sockets, sockets[0]!, sockets[1]!, sockets[0]!].map((socket) => socket.subscribe<MetricEvent>(METRICS, filter));
     // Five subscribers, one execution: the hub sees a single subscriber.
     await waitUntil(() => subscriberCount(second) === baseline + 1, 'one shared subscription');
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    // Members join the shared execution as the server handles their subscribe messages, which a busy machine
+    // may delay: markers (value -1) are written until every member has seen one, so all five have joined.
+    const marker = [{ metricName: 'shared_stream', metricType: 'GAUGE', value: -1, tags: {} }];
+    await waitUntil(async () => {
+      if (members.every((member) => member.events.length > 0)) return true;
+      await first.request(RECORD_SYSTEM, { input: marker });
+      return false;
+    }, 'every member to see a marker');
     expect(subscriberCount(second)).toBe(baseline + 1);
     await first.request(RECORD_SYSTEM, { input: systemBatch(50, 'shared_stream') });
+    const values = (member: (typeof members)[number]) => member.events.map((event) => event.metricRecorded.value);
     for (const member of members) {
-      expect((await member.waitFor(50)).map((event) => event.metricRecorded.value)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+      await waitUntil(() => values(member).filter((value) => value >= 0).length >= 50, 'the batch delivered to a member');
+      // The batch, whole and in order, after that member's markers.
+      expect(values(member).slice(values(member).indexOf(0))).toEqual(Array.from({ length: 50 }, (_, i) => i));
     }
     // Leaving one member keeps the others; leaving all ends the shared execution.
     members[0]!.stop();
+    const seen = members[1]!.events.length;
     await first.request(RECORD_SYSTEM, { input: systemBatch(1, 'shared_stream') });
-    await members[1]!.waitFor(51);
+    await members[1]!.waitFor(seen + 1);
     await Promise.all(sockets.map((socket) => socket.dispose()));
     await waitUntil(() => subscriberCount(second) === baseline, 'shared subscription ended');
   });

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from '../src/core/db/sql.js';
 import { REDIS_URL } from './support/databases.js';
 import { generate, seedReportDay, settled } from './support/reports.js';
-import { connectSubscriptions, settle } from './support/subscriptions.js';
+import { connectSubscriptions, liveSubscribers, settle } from './support/subscriptions.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
 describe('reports across two instances', () => {
@@ -29,8 +29,9 @@ describe('reports across two instances', () => {
     const subscribers = [connectSubscriptions(a.url), connectSubscriptions(b.url)];
     try {
       await Promise.all(subscribers.map((client) => client.connected));
+      const live = [a, b].map(liveSubscribers);
       const streams = subscribers.map((client) => client.subscribe<{ reportReady: { id: string; status: string } }>('subscription { reportReady { id status } }'));
-      await settle(300);
+      await Promise.all(live.map((server) => server.registered(1)));
       const tick = new Date('2024-01-16T00:05:00Z');
       const input = { type: 'DAILY', from: '2024-01-15T10:00:00Z', timeZone: 'UTC' };
       const [fromA, fromB, runA, runB] = await Promise.all([

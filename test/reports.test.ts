@@ -10,7 +10,7 @@ import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from '../src/core/db/sql.js';
 import { seedReportDay, generate, getReport, settled, figure, type ReportResult } from './support/reports.js';
-import { connectSubscriptions, settle } from './support/subscriptions.js';
+import { connectSubscriptions, liveSubscribers } from './support/subscriptions.js';
 import { ADMIN_KEY, BACKENDS, startTestServer, type TestServer } from './support/server.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -45,17 +45,20 @@ describe.each(BACKENDS)('reports on %s', (backend) => {
     const subscriptions = connectSubscriptions(server.url);
     try {
       await subscriptions.connected;
+      const live = liveSubscribers(server);
       const ready = subscriptions.subscribe<{ reportReady: { id: string; status: string; type: string } }>(
         'subscription { reportReady(types: [DAILY]) { id status type } }',
       );
       const weekly = subscriptions.subscribe<{ reportReady: { id: string } }>('subscription { reportReady(types: [WEEKLY]) { id } }');
-      await settle();
+      await live.registered(2);
       const requested = await generate(server, { type: 'DAILY', from: '2024-01-15T12:00:00Z', timeZone: 'UTC' });
       expect(requested.status).toBe('PENDING');
       expect(requested.summary).toBeNull();
       expect(requested.artifacts).toEqual([]);
       expect(requested.periodStart).toBe('2024-01-15T00:00:00.000Z');
       expect(requested.periodEnd).toBe('2024-01-16T00:00:00.000Z');
+      // Generation takes what the machine gives it: wait for the report itself, then for its announcement.
+      expect((await settled(server, requested.id, 50_000)).status).toBe('READY');
       const [event] = await ready.waitFor(1);
       expect(event!.reportReady).toEqual({ id: requested.id, status: 'READY', type: 'DAILY' });
       expect(weekly.events).toEqual([]);

@@ -81,7 +81,7 @@ const coreVariables = {
   INSIGHTS_MAX_BODY_BYTES: optionalVar(intFromEnv(1024, 1024 ** 3).default(1024 * 1024)),
   INSIGHTS_MAX_INGEST_BODY_BYTES: optionalVar(intFromEnv(1024, 1024 ** 3).default(1024 * 1024)),
   INSIGHTS_MAX_DEPTH: optionalVar(intFromEnv(1, 1000).default(25)),
-  INSIGHTS_MAX_COST: optionalVar(intFromEnv(1, 100_000_000).default(100_000)),
+  INSIGHTS_MAX_COST: optionalVar(intFromEnv(1, 100_000_000).default(150_000)),
   INSIGHTS_MAX_ALIASES: optionalVar(intFromEnv(0, 10_000).default(20)),
   INSIGHTS_MAX_DIRECTIVES: optionalVar(intFromEnv(0, 10_000).default(50)),
   INSIGHTS_MAX_TOKENS: optionalVar(intFromEnv(100, 10_000_000).default(50_000)),

@@ -4,6 +4,8 @@ import { GraphQLError, NoSchemaIntrospectionCustomRule, type ValidationContext }
 import type { Plugin } from 'graphql-yoga';
 import { hasScope } from '../core/auth.js';
 import type { Config } from '../core/config.js';
+import { ERROR_CODES } from '../core/errors.js';
+import { useCostLimit } from './costLimit.js';
 import type { ServerContext } from './serverContext.js';
 
 /** Drops graphql-js's "Did you mean …?" hints, which name fields and enum values of the schema. */
@@ -16,7 +18,10 @@ const isAdmin = (context: unknown) => {
 
 /**
  * Introspection is for ADMIN keys only (GraphiQL, codegen); everyone else also gets validation errors without
- * "Did you mean …?" hints, which would otherwise reveal the schema field by field.
+ * "Did you mean …?" hints, which would otherwise reveal the schema field by field. graphql-js reports every
+ * introspection field it meets (`__schema` and each `__Type` below it); a refusal is one FORBIDDEN error (403)
+ * for the whole operation instead, and the other validation errors of a document the caller may not look into
+ * are left out.
  */
 function useSchemaPrivacy(): Plugin<ServerContext> {
   return {
@@ -25,15 +30,21 @@ function useSchemaPrivacy(): Plugin<ServerContext> {
       addValidationRule(NoSchemaIntrospectionCustomRule);
       return ({ result, setResult }) => {
         if (result.length === 0) return;
+        if (result.some((error) => error.message.startsWith('GraphQL introspection has been disabled'))) {
+          // `spec: false`: yoga marks validation errors as the spec's own 400, which it answers with 200 to
+          // application/json clients; this refusal is ours and is 403 for every client.
+          setResult([
+            new GraphQLError('Introspection is only allowed for ADMIN keys', {
+              extensions: { code: 'FORBIDDEN', missingScopes: ['ADMIN'], http: { status: ERROR_CODES.FORBIDDEN, spec: false } },
+            }),
+          ]);
+          return;
+        }
         setResult(
           result.map((error) => {
             const message = withoutSuggestions(error.message);
-            if (message === error.message && !/introspection/i.test(message)) return error;
-            const forbidden = /introspection/i.test(message);
-            return new GraphQLError(forbidden ? 'Introspection is only allowed for ADMIN keys' : message, {
-              nodes: error.nodes,
-              extensions: forbidden ? { code: 'FORBIDDEN', missingScopes: ['ADMIN'] } : error.extensions,
-            });
+            if (message === error.message) return error;
+            return new GraphQLError(message, { nodes: error.nodes, extensions: error.extensions });
           }),
         );
       };
@@ -66,7 +77,8 @@ function useNoErrorInternals(): Plugin<ServerContext> {
 
 /**
  * Limits on what a single operation may ask for, sized from the operations our dashboards and tests send
- * (depth ≤ 5, cost ≤ a few thousand) with wide headroom; the standard introspection query (depth 21) passes.
+ * (depth ≤ 5, cost up to about 121,000 for five full pages at once) with headroom; the standard introspection
+ * query (depth 21) passes.
  */
 export function hardeningPlugins(limits: Config['graphqlLimits']): Plugin<ServerContext>[] {
   // Refusals are reported as validation errors (400 GRAPHQL_VALIDATION_FAILED, and an error for that one
@@ -74,7 +86,8 @@ export function hardeningPlugins(limits: Config['graphqlLimits']): Plugin<Server
   const report = { propagateOnRejection: false, onReject: [(context: ValidationContext | null, error: GraphQLError) => context?.reportError(error)] };
   const armor = EnvelopArmorPlugin<ServerContext>({
     maxDepth: { n: limits.maxDepth, ignoreIntrospection: false, exposeLimits: true, ...report },
-    costLimit: { maxCost: limits.maxCost, ignoreIntrospection: true, exposeLimits: true, ...report },
+    // Counted with the request's variables by useCostLimit instead: armor reads only literal `first:` values.
+    costLimit: { enabled: false },
     maxAliases: { n: limits.maxAliases, exposeLimits: true, ...report },
     maxDirectives: { n: limits.maxDirectives, exposeLimits: true, ...report },
     maxTokens: { n: limits.maxTokens, exposeLimits: true },
@@ -83,6 +96,7 @@ export function hardeningPlugins(limits: Config['graphqlLimits']): Plugin<Server
   });
   return [
     armor as Plugin<ServerContext>,
+    useCostLimit(limits.maxCost),
     useSchemaPrivacy(),
     useNoErrorInternals(),
     // Every legitimate request carries Authorization, which browsers never add to a cross-site form post.

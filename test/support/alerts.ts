@@ -20,12 +20,15 @@ export interface Receiver {
   to(path: string): ReceivedRequest[];
   /** Status codes answered to the next requests to `path`, in order (then 200). */
   failNext(path: string, statuses: number[]): void;
+  /** Holds the answer to the next request to `path` (recorded at once) until the returned function is called. */
+  holdNext(path: string): () => void;
   close(): Promise<void>;
 }
 
 export async function startReceiver(): Promise<Receiver> {
   const requests: ReceivedRequest[] = [];
   const failures = new Map<string, number[]>();
+  const holds = new Map<string, Promise<void>>();
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -41,8 +44,13 @@ export async function startReceiver(): Promise<Receiver> {
       requests.push({ method: req.method ?? '', path, headers: req.headers, raw, body, at: Date.now() });
       const prefix = [...failures.keys()].find((key) => path.startsWith(key));
       const status = prefix ? failures.get(prefix)!.shift() : undefined;
-      res.writeHead(status ?? 200, { 'content-type': 'text/plain' });
-      res.end(status ? 'receiver failing on purpose' : 'ok');
+      const held = [...holds.keys()].find((key) => path.startsWith(key));
+      const hold = held ? holds.get(held) : undefined;
+      if (held) holds.delete(held);
+      void (hold ?? Promise.resolve()).then(() => {
+        res.writeHead(status ?? 200, { 'content-type': 'text/plain' });
+        res.end(status ? 'receiver failing on purpose' : 'ok');
+      });
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -52,6 +60,11 @@ export async function startReceiver(): Promise<Receiver> {
     requests,
     to: (path) => requests.filter((request) => request.path.startsWith(path)),
     failNext: (path, statuses) => failures.set(path, [...statuses]),
+    holdNext: (path) => {
+      let release!: () => void;
+      holds.set(path, new Promise<void>((resolve) => (release = resolve)));
+      return () => release();
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

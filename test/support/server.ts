@@ -1,8 +1,10 @@
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import fs from 'node:fs/promises';
 import { print } from 'graphql';
 import { buildApp, type App, type AppOptions } from '../../src/app.js';
 import { loadConfig, type Environment } from '../../src/config.js';
 import { createScratchDatabase, createScratchDirectory } from './databases.js';
+import { pgliteTemplate } from './pgliteTemplate.js';
 
 export type Backend = 'postgres' | 'pglite';
 export const BACKENDS: Backend[] = ['postgres', 'pglite'];
@@ -48,6 +50,7 @@ export async function startTestServer(
 ): Promise<TestServer> {
   const scratchDb = backend === 'postgres' && !options.databaseUrl ? await createScratchDatabase(options.label) : undefined;
   const scratchDir = backend === 'pglite' && !options.dataDir ? await createScratchDirectory(options.label) : undefined;
+  if (scratchDir) await fs.cp(await pgliteTemplate(), scratchDir.dir, { recursive: true });
   const env: Environment = {
     PORT: '0',
     HOST: '127.0.0.1',

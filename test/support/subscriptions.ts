@@ -1,6 +1,7 @@
 import { createClient, type Client, type CloseCode } from 'graphql-ws';
 import WebSocket from 'ws';
 import { ADMIN_KEY } from './server.js';
+import { waitUntil } from './wait.js';
 
 export interface Collected<T> {
   events: T[];
@@ -116,5 +117,21 @@ export function connectSubscriptions(baseUrl: string, key: string | null = ADMIN
 
 export type { CloseCode };
 
-/** Gives the server a moment to register a subscription before the write it should see. */
+/**
+ * Lets anything still in flight arrive before a test asserts that nothing more did (an absence can only be
+ * waited for). Not for "the subscription is registered by now": that is `liveSubscribers(...).registered(n)`.
+ */
 export const settle = (ms = 150) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Counts a server's live subscribers now. `registered(added)` then waits until `added` more are registered with
+ * its hub, after which every write is delivered to them (the hub listens to its topics from start-up), however
+ * slowly a busy machine handles the subscribe messages. Identical subscriptions share one registration.
+ */
+export function liveSubscribers(server: { app: { services: { live: { subscriberCount: number } } } }) {
+  const live = server.app.services.live;
+  const baseline = live.subscriberCount;
+  return {
+    registered: (added: number) => waitUntil(() => live.subscriberCount >= baseline + added, `${added} more live subscription(s) registered`),
+  };
+}

@@ -53,9 +53,7 @@ export interface ReapedRun {
 export async function claimRun(db: Database, request: ClaimRequest): Promise<ClaimOutcome> {
   const { jobName, lockKey, scheduledAt } = request;
   return db.transaction(async (tx) => {
-    if (db.kind === 'postgres') {
-      await tx.query(sql`/* jobs.claimLock */ SELECT pg_advisory_xact_lock(${CLAIM_LOCK_CLASS}::int, hashtext(${`${jobName}/${lockKey}`}))`);
-    }
+    if (db.kind === 'postgres') await lockClaims(tx, jobName, lockKey);
     const reaped = await tx.query<ReapedRun>(sql`/* jobs.reapExpired */
       UPDATE job_runs
       SET status = 'FAILED', finished_at = now(), lease_expires_at = NULL,
@@ -85,6 +83,14 @@ export async function claimRun(db: Database, request: ClaimRequest): Promise<Cla
       ? { kind: 'skipped', run: inserted, reaped, runningId: running.id }
       : { kind: 'claimed', run: inserted, reaped };
   });
+}
+
+/**
+ * Takes the lock that serialises claims of one job and lock key (PostgreSQL), until `tx` ends. Whoever holds it
+ * makes every instance's next claim of that job wait, which is also how a test freezes the claims at a known point.
+ */
+export async function lockClaims(tx: Queryable, jobName: string, lockKey: string): Promise<void> {
+  await tx.query(sql`/* jobs.claimLock */ SELECT pg_advisory_xact_lock(${CLAIM_LOCK_CLASS}::int, hashtext(${`${jobName}/${lockKey}`}))`);
 }
 
 async function insertRun(tx: Queryable, request: ClaimRequest, status: JobRunStatus, error: string | null) {

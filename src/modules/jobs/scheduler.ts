@@ -131,11 +131,19 @@ export class JobScheduler {
     }
     // Intervals are epoch-aligned one-off dates, re-armed on each fire from the clock (not from the last tick),
     // so a process that was suspended resumes at the next tick instead of replaying the missed ones.
-    const timer = new schedule.Job(timerName, (fireDate: Date) => {
-      if (!this.stopping) timer.schedule(job.schedule.next(this.now()));
+    const fire = (fireDate: Date) => {
+      if (!this.stopping) armNext(fireDate);
       this.onTimer(job, fireDate);
-    });
-    timer.schedule(job.schedule.next(this.now()));
+    };
+    const armNext = (after: Date) => {
+      // Never at or before the tick that just fired, should the timer fire a little early.
+      const next = job.schedule.next(new Date(Math.max(this.now().getTime(), after.getTime())));
+      // node-schedule refuses a date already past, and the clock can pass `next` between reading it and arming
+      // it (a pause under load just before a tick): the timer would never fire again. Fire it now, as late timers do.
+      if (!timer.schedule(next)) setImmediate(() => fire(next));
+    };
+    const timer = new schedule.Job(timerName, fire);
+    armNext(new Date(0));
     this.timers.set(job.name, timer);
   }
 

@@ -53,18 +53,24 @@ export class DeliveryWorker {
     private readonly pollMs = 2_000,
   ) {}
 
-  /** Claims and sends what is due at `now`, once; resolves when those sends are done. */
+  /**
+   * Claims and sends what is due at `now`, once; resolves when those sends are done. `now` decides what is due
+   * (a tick's anchor time); leases run on the database's clock, as a sender's attempt does in real time: read on
+   * the caller's `now`, a sender anchored in the past looked lapsed to one anchored later (or to a skewed clock)
+   * while still sending, and the notification went out twice.
+   */
   async deliverDue(now: Date = new Date()): Promise<DeliverySummary> {
     const { concurrency, timeoutMs } = this.config.delivery;
     const claimed = await this.db.query<Claimed>(sql`/* alerts.claimNotifications */
-      UPDATE alert_notifications n SET status = 'SENDING', attempts = n.attempts + 1, lease_expires_at = ${new Date(now.getTime() + leaseMs(timeoutMs))}
+      UPDATE alert_notifications n SET status = 'SENDING', attempts = n.attempts + 1,
+        lease_expires_at = now() + ${leaseMs(timeoutMs)}::int * interval '1 millisecond'
       WHERE n.id IN (
         SELECT id FROM alert_notifications
         WHERE id IN (
           SELECT id FROM (
             SELECT id, row_number() OVER (PARTITION BY channel_name ORDER BY next_attempt_at, id) AS position
             FROM alert_notifications
-            WHERE (status = 'PENDING' AND next_attempt_at <= ${now}) OR (status = 'SENDING' AND lease_expires_at < ${now})
+            WHERE (status = 'PENDING' AND next_attempt_at <= ${now}) OR (status = 'SENDING' AND lease_expires_at < now())
           ) due WHERE position <= 2
         )
         ORDER BY next_attempt_at, id LIMIT ${concurrency * 4}
