@@ -3,6 +3,7 @@ import { alertsModule } from './alerts/index.js';
 import { analyticsModule } from './analytics/index.js';
 import { apiKeysModule } from './apiKeys/index.js';
 import { auditModule } from './audit/index.js';
+import { dashboardsModule } from './dashboards/index.js';
 import { jobsModule } from './jobs/index.js';
 import { recordsModule } from './records/index.js';
 import { reportsModule } from './reports/index.js';
@@ -25,6 +26,7 @@ export const MODULES: readonly AppModule[] = [
   analyticsModule,
   alertsModule,
   reportsModule,
+  dashboardsModule,
   jobsModule,
   telemetryModule,
 ];
