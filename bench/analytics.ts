@@ -153,7 +153,7 @@ async function keptDatabase(adminUrl: string, name: string): Promise<ScratchData
   return { name, url: url.toString(), drop: async () => undefined };
 }
 
-async function keptMonth(adminUrl: string, name: string): Promise<{ database: ScratchDatabase; start: number; end: number } | undefined> {
+export async function keptMonth(adminUrl: string, name: string): Promise<{ database: ScratchDatabase; start: number; end: number } | undefined> {
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   const client = new pg.Client({ connectionString: url.toString() });

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import { cli, migrateAndLoad } from './analytics.js';
+import { cli, keptMonth, migrateAndLoad } from './analytics.js';
 import { fixed, integer, percentile, table } from './format.js';
 import { createScratchDatabase, postGraphQL, startService, type RunningService, type ScratchDatabase } from './harness.js';
 
@@ -18,6 +18,8 @@ export interface DashboardsBenchmarkOptions {
   activityRows: number;
   systemRows: number;
   runs: number;
+  /** The analytics benchmark's kept database (--analytics-keep): used as it is when it holds the loaded month. */
+  keep?: string | undefined;
   subscribers: number;
   refreshes: number;
   signal: AbortSignal;
@@ -54,10 +56,16 @@ export async function runDashboardsBenchmark(options: DashboardsBenchmarkOptions
   let service: RunningService | undefined;
   const clients: Client[] = [];
   try {
-    scratch = await createScratchDatabase(options.adminUrl);
-    print(`dashboards: loading the analytics data set (${integer(options.performanceRows)} performance metrics, ${integer(options.activityRows)} activities, ${integer(options.systemRows)} system metrics; untimed)…`);
-    const { start, end } = await migrateAndLoad(scratch.url, options);
-    await cli(scratch.url, ['rebuild-rollups', '--from', new Date(start).toISOString(), '--to', new Date(end).toISOString()]);
+    const kept = options.keep ? await keptMonth(options.adminUrl, options.keep) : undefined;
+    if (kept) {
+      scratch = kept.database;
+      print(`dashboards: reusing database ${options.keep} (the analytics month, rollups built)`);
+    } else {
+      scratch = await createScratchDatabase(options.adminUrl);
+      print(`dashboards: loading the analytics data set (${integer(options.performanceRows)} performance metrics, ${integer(options.activityRows)} activities, ${integer(options.systemRows)} system metrics; untimed)…`);
+      const { start, end } = await migrateAndLoad(scratch.url, options);
+      await cli(scratch.url, ['rebuild-rollups', '--from', new Date(start).toISOString(), '--to', new Date(end).toISOString()]);
+    }
 
     // Result cache off: each run reads every widget from the rollups; the live update interval at its minimum.
     service = await startService(scratch.url, { env: { INSIGHTS_ANALYTICS_CACHE: 'false', INSIGHTS_REAL_TIME_UPDATE_INTERVAL: '1' } });

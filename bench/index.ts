@@ -53,7 +53,8 @@ const USAGE = `Usage: npm run bench -- [options]
                        metrics over 30 days (default 1)
   --analytics-runs N   runs of each read (default 9)
   --analytics-keep DB  load into database DB and keep it (no month drop at the end); a later run with the
-                       same DB skips the load and the rebuild and times the reads only (for a quiet machine)
+                       same DB skips the load and the rebuild and times the reads only (for a quiet machine);
+                       the dashboards benchmark reuses it too
 
   Client (insights/client: middleware overhead on the caller, records/s of one client):
   --client-requests N  requests to each of the two servers, with and without middleware (default 5000)
@@ -351,6 +352,7 @@ async function main(): Promise<number> {
       activityRows: Math.round(4_000_000 * options.analyticsScale),
       systemRows: Math.round(1_000_000 * options.analyticsScale),
       runs: options.analyticsRuns,
+      keep: options.analyticsKeep,
       signal: deadline.signal,
       print,
     };
@@ -360,7 +362,7 @@ async function main(): Promise<number> {
     };
     if (runs('analytics')) {
       if (options.only === undefined) print('');
-      report((await untilAborted(runAnalyticsBenchmark({ ...analyticsData, keep: options.analyticsKeep }), deadline.signal)).problems);
+      report((await untilAborted(runAnalyticsBenchmark(analyticsData), deadline.signal)).problems);
     }
     if (runs('dashboards')) {
       if (options.only === undefined) print('');
