@@ -62,7 +62,7 @@ async function rssMegabytes(pid: number): Promise<number> {
 }
 
 /** Runs the operator CLI (compiled as the service is) against the scratch database; resolves with its stdout. */
-function cli(databaseUrl: string, args: string[]): Promise<string> {
+export function cli(databaseUrl: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', ...args], {
       cwd: ROOT,
@@ -153,7 +153,7 @@ async function keptDatabase(adminUrl: string, name: string): Promise<ScratchData
   return { name, url: url.toString(), drop: async () => undefined };
 }
 
-async function keptMonth(adminUrl: string, name: string): Promise<{ database: ScratchDatabase; start: number; end: number } | undefined> {
+export async function keptMonth(adminUrl: string, name: string): Promise<{ database: ScratchDatabase; start: number; end: number } | undefined> {
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   const client = new pg.Client({ connectionString: url.toString() });
@@ -181,6 +181,25 @@ async function markMonth(databaseUrl: string, start: number, end: number): Promi
   }
 }
 
+/**
+ * Migrates a fresh database (a first start of the service makes its partitions) and loads the month into it, ending
+ * at today's UTC midnight; answers the month's bounds.
+ */
+export async function migrateAndLoad(url: string, options: AnalyticsBenchmarkOptions): Promise<{ start: number; end: number }> {
+  const service = await startService(url, { env: { INSIGHTS_ANALYTICS_CACHE: 'false' } });
+  await service.stop();
+  const data = new pg.Client({ connectionString: url });
+  await data.connect();
+  const end = Math.floor(Date.now() / DAY) * DAY;
+  const start = end - 30 * DAY;
+  try {
+    await load(data, options, start, options.print);
+  } finally {
+    await data.end();
+  }
+  return { start, end };
+}
+
 export async function runAnalyticsBenchmark(options: AnalyticsBenchmarkOptions): Promise<{ problems: string[] }> {
   const { print, signal } = options;
   const problems: string[] = [];
@@ -193,21 +212,9 @@ export async function runAnalyticsBenchmark(options: AnalyticsBenchmarkOptions):
       print(`analytics: reusing database ${options.keep}, loaded with the month ${new Date(month.start).toISOString()} to ${new Date(month.end).toISOString()} (no load, no rebuild)`);
     } else {
       scratch = options.keep ? await keptDatabase(options.adminUrl, options.keep) : await createScratchDatabase(options.adminUrl);
-      // A first start migrates the database and makes its partitions; the month then lands in the past 30 days.
-      service = await startService(scratch.url, { env: { INSIGHTS_ANALYTICS_CACHE: 'false' } });
-      await service.stop();
-      service = undefined;
-      const data = new pg.Client({ connectionString: scratch.url });
-      await data.connect();
-      const end = Math.floor(Date.now() / DAY) * DAY;
-      const start = end - 30 * DAY;
       print(`analytics: loading ${integer(options.performanceRows)} performance metrics, ${integer(options.activityRows)} activities and ${integer(options.systemRows)} system metrics over 30 days (untimed)…`);
       const loadStarted = performance.now();
-      try {
-        await load(data, options, start, print);
-      } finally {
-        await data.end();
-      }
+      const { start, end } = await migrateAndLoad(scratch.url, options);
       print(`  loaded in ${fixed((performance.now() - loadStarted) / 1000, 0)} s`);
 
       const rebuildStarted = performance.now();

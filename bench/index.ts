@@ -13,6 +13,7 @@ import {
 } from './harness.js';
 import { runAlertsBenchmark } from './alerts.js';
 import { runAnalyticsBenchmark } from './analytics.js';
+import { runDashboardsBenchmark } from './dashboards.js';
 import { runClientBenchmark } from './client.js';
 import { runFanoutBenchmark } from './fanout.js';
 import { runIngestBenchmark } from './ingest.js';
@@ -25,7 +26,7 @@ import { runReportsBenchmark } from './reports.js';
 
 const USAGE = `Usage: npm run bench -- [options]
 
-  --only NAME    run one benchmark: fanout, ingest, reports, alerts, analytics or client (default: all, in that order)
+  --only NAME    run one benchmark: fanout, ingest, reports, alerts, analytics, dashboards or client (default: all, in that order)
 
   Fan-out (live subscriptions):
   --subscribers N     WebSocket subscribers on the one service instance (default 1000)
@@ -52,11 +53,16 @@ const USAGE = `Usage: npm run bench -- [options]
                        metrics over 30 days (default 1)
   --analytics-runs N   runs of each read (default 9)
   --analytics-keep DB  load into database DB and keep it (no month drop at the end); a later run with the
-                       same DB skips the load and the rebuild and times the reads only (for a quiet machine)
+                       same DB skips the load and the rebuild and times the reads only (for a quiet machine);
+                       the dashboards benchmark reuses it too
 
   Client (insights/client: middleware overhead on the caller, records/s of one client):
   --client-requests N  requests to each of the two servers, with and without middleware (default 5000)
   --client-records N   records pushed through ingest by one client (default 100000)
+
+  Dashboards (on the analytics data set: --analytics-scale and --analytics-runs apply):
+  --dashboard-subscribers N  live subscribers of one dashboard (default 200)
+  --dashboard-refreshes N    writes, each making one live refresh (default 5)
 
   --redis        publish through Redis (REDIS_URL or redis://127.0.0.1:6379) instead of in-process
   --timeout S    give up after S seconds, cleaning up first (default 600)
@@ -64,7 +70,7 @@ const USAGE = `Usage: npm run bench -- [options]
 The admin connection used to create and drop the scratch database is DATABASE_URL,
 or ${DEFAULT_ADMIN_URL}.`;
 
-const BENCHMARKS = ['fanout', 'ingest', 'reports', 'alerts', 'analytics', 'client'] as const;
+const BENCHMARKS = ['fanout', 'ingest', 'reports', 'alerts', 'analytics', 'dashboards', 'client'] as const;
 type Benchmark = (typeof BENCHMARKS)[number];
 
 interface Options {
@@ -82,6 +88,8 @@ interface Options {
   alertRows: number;
   analyticsScale: number;
   analyticsRuns: number;
+  dashboardSubscribers: number;
+  dashboardRefreshes: number;
   analyticsKeep: string | undefined;
   alertRules: number;
   alertCrossings: number;
@@ -124,6 +132,8 @@ function parseOptions(argv: string[]): Options | 'help' {
       'alert-rows': { type: 'string', default: '2000000' },
       'analytics-scale': { type: 'string', default: '1' },
       'analytics-runs': { type: 'string', default: '9' },
+      'dashboard-subscribers': { type: 'string', default: '200' },
+      'dashboard-refreshes': { type: 'string', default: '5' },
       'analytics-keep': { type: 'string' },
       'alert-rules': { type: 'string', default: '1000' },
       'alert-crossings': { type: 'string', default: '6' },
@@ -162,6 +172,8 @@ function parseOptions(argv: string[]): Options | 'help' {
     alertRows: positiveInteger('alert-rows', values['alert-rows'], 1000, 50_000_000),
     analyticsScale: scaleOf(values['analytics-scale']),
     analyticsRuns: positiveInteger('analytics-runs', values['analytics-runs'], 7, 1000),
+    dashboardSubscribers: positiveInteger('dashboard-subscribers', values['dashboard-subscribers'], 1, 5000),
+    dashboardRefreshes: positiveInteger('dashboard-refreshes', values['dashboard-refreshes'], 1, 100),
     analyticsKeep: keptDatabaseName(values['analytics-keep']),
     alertRules: positiveInteger('alert-rules', values['alert-rules'], 1, 20_000),
     alertCrossings: positiveInteger('alert-crossings', values['alert-crossings'], 1, 100),
@@ -333,25 +345,29 @@ async function main(): Promise<number> {
         for (const problem of alerts.problems) process.stderr.write(`FAILED: ${problem}\n`);
       }
     }
+    // The analytics data set (a month of records), shared by the analytics and dashboards benchmarks.
+    const analyticsData = {
+      adminUrl,
+      performanceRows: Math.round(10_000_000 * options.analyticsScale),
+      activityRows: Math.round(4_000_000 * options.analyticsScale),
+      systemRows: Math.round(1_000_000 * options.analyticsScale),
+      runs: options.analyticsRuns,
+      keep: options.analyticsKeep,
+      signal: deadline.signal,
+      print,
+    };
+    const report = (problems: string[]) => {
+      if (problems.length > 0) exitCode = 1;
+      for (const problem of problems) process.stderr.write(`FAILED: ${problem}\n`);
+    };
     if (runs('analytics')) {
       if (options.only === undefined) print('');
-      const analytics = await untilAborted(
-        runAnalyticsBenchmark({
-          adminUrl,
-          performanceRows: Math.round(10_000_000 * options.analyticsScale),
-          activityRows: Math.round(4_000_000 * options.analyticsScale),
-          systemRows: Math.round(1_000_000 * options.analyticsScale),
-          runs: options.analyticsRuns,
-          keep: options.analyticsKeep,
-          signal: deadline.signal,
-          print,
-        }),
-        deadline.signal,
-      );
-      if (analytics.problems.length > 0) {
-        exitCode = 1;
-        for (const problem of analytics.problems) process.stderr.write(`FAILED: ${problem}\n`);
-      }
+      report((await untilAborted(runAnalyticsBenchmark(analyticsData), deadline.signal)).problems);
+    }
+    if (runs('dashboards')) {
+      if (options.only === undefined) print('');
+      const dashboards = runDashboardsBenchmark({ ...analyticsData, subscribers: options.dashboardSubscribers, refreshes: options.dashboardRefreshes });
+      report((await untilAborted(dashboards, deadline.signal)).problems);
     }
     if (runs('client')) {
       if (options.only === undefined) print('');

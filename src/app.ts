@@ -102,7 +102,7 @@ export function buildApp(config: Config, options: AppOptions = {}): App {
   // Requests that must finish before shutdown proceeds; long-lived event streams are ended by it instead.
   const inFlight = new Set<ServerResponse>();
 
-  const createYogaServer = (shared: Services): YogaServerInstance<ServerContext, Context> =>
+  const createYogaServer = (shared: Services, modulePlugins: readonly Plugin[]): YogaServerInstance<ServerContext, Context> =>
     createYoga<ServerContext, Context>({
       schema,
       graphqlEndpoint: '/graphql',
@@ -129,6 +129,8 @@ export function buildApp(config: Config, options: AppOptions = {}): App {
         // graphql-js's own executor: yoga's default (@graphql-tools/executor) deep-copies every variable first,
         // which costs several percent on a 1,000-record batch, for @defer/@stream support we do not use.
         useEngine({ execute: executeMarkingRequestErrors, subscribe }),
+        // The modules' own (self-metrics): they see every operation, including those validation refuses.
+        ...modulePlugins,
         // The real error behind a masked one, logged with the request id that the caller also received.
         useErrorHandler(({ errors, context }) => {
           for (const error of errors) {
@@ -161,7 +163,7 @@ export function buildApp(config: Config, options: AppOptions = {}): App {
         await composition.start();
         const shared = composition.services;
         services = shared;
-        const yoga = createYogaServer(shared);
+        const yoga = createYogaServer(shared, composition.graphqlPlugins);
         const frontDoor = new FrontDoor(shared.authenticator, new RateLimiter(rateLimitPolicies(config.rateLimits), shared.bus.commands, log));
         guard = new LiveSessionGuard(shared.authenticator, log);
         server = createServer(
@@ -197,7 +199,8 @@ export function buildApp(config: Config, options: AppOptions = {}): App {
         const url = `http://${config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host}:${port}`;
         log.info({ url: `${url}/graphql`, database: shared.db.kind, pubsub: shared.bus.health().mode }, 'Insights is listening');
         // Jobs start last, once everything they write through (database, pub/sub, live hub) is up.
-        composition.listening();
+        const socketServer = webSocket;
+        composition.listening({ webSockets: () => socketServer.connections, webSocketOperations: () => socketServer.operations });
         return { url, port };
       } catch (error) {
         await composition.close();

@@ -5,7 +5,8 @@ import type { Config } from './core/config.js';
 import { openDatabase, type Database } from './core/db/database.js';
 import { migrate } from './core/db/migrate.js';
 import type { JobDefinition } from './core/jobs.js';
-import type { CoreServices, HttpRoute, ModuleParts, ModuleServices, MonitoringCheck, Services } from './core/module.js';
+import type { Plugin } from '@envelop/core';
+import type { CoreServices, HttpRoute, ModuleParts, ModuleServices, MonitoringCheck, Services, TransportStats } from './core/module.js';
 import { MODULES } from './modules/index.js';
 
 // The composition root: configuration → core services (database, pub/sub, live hub) → every module, in the
@@ -27,11 +28,13 @@ export interface Composition {
   checks: MonitoringCheck[];
   /** Every module's HTTP routes. */
   routes: HttpRoute[];
+  /** Every module's envelop plugins for GraphQL operations. */
+  graphqlPlugins: Plugin[];
   jobs: JobDefinition[];
   /** Server mode: runs the modules' start hooks and subscribes the live hub. */
   start(): Promise<void>;
   /** Server mode: the server listens; modules start their timers. */
-  listening(): void;
+  listening(transport: TransportStats): void;
   /** Beginning of shutdown: modules stop starting new work (no new job ticks); resolves when theirs is done. */
   drain(deadline: number): Promise<void>;
   /** Once requests are done: module stop hooks (reverse order), and live streams completed. */
@@ -84,13 +87,14 @@ export async function compose(config: Config, options: CompositionOptions): Prom
       services: all,
       checks: parts.flatMap(({ parts: contributed }) => contributed.checks ?? []),
       routes: parts.flatMap(({ parts: contributed }) => contributed.routes ?? []),
+      graphqlPlugins: parts.flatMap(({ parts: contributed }) => contributed.graphqlPlugins ?? []),
       jobs,
       async start() {
         for (const { parts: contributed } of parts) await contributed.start?.();
         await live.start();
       },
-      listening() {
-        for (const { parts: contributed } of parts) contributed.listening?.();
+      listening(transport) {
+        for (const { parts: contributed } of parts) contributed.listening?.(transport);
       },
       drain(deadline) {
         drained ??= Promise.all(parts.map(({ parts: contributed }) => contributed.drain?.(deadline)));

@@ -72,7 +72,7 @@ describe('loadConfig', () => {
     const empty = Object.fromEntries(
       [
         'NODE_ENV', 'LOG_LEVEL', 'PORT', 'HOST', 'DATABASE_URL', 'DATABASE_POOL_SIZE', 'REDIS_URL', 'INSIGHTS_DATA_DIR',
-        'INSIGHTS_ADMIN_KEY', 'INSIGHTS_BATCH_SIZE', 'INSIGHTS_RETENTION_DAYS', 'INSIGHTS_REAL_TIME_UPDATE_INTERVAL',
+        'INSIGHTS_ADMIN_KEY', 'INSIGHTS_METRICS_TOKEN', 'INSIGHTS_BATCH_SIZE', 'INSIGHTS_RETENTION_DAYS', 'INSIGHTS_REAL_TIME_UPDATE_INTERVAL',
         'INSIGHTS_SUBSCRIPTION_BUFFER', 'MONITORING_ENABLED', 'ALERT_EMAIL_RECIPIENTS', 'SLACK_WEBHOOK_URL', 'SLOW_QUERY_THRESHOLD_MS',
         'HIGH_ERROR_RATE_THRESHOLD', 'CPU_WARNING_THRESHOLD', 'CPU_CRITICAL_THRESHOLD',
       ].map((name) => [name, '']),
@@ -101,6 +101,7 @@ describe('loadConfig', () => {
       REDIS_URL: 'rediss://cache.example:6380',
       INSIGHTS_DATA_DIR: '/var/lib/insights',
       INSIGHTS_ADMIN_KEY: 'a'.repeat(24),
+      INSIGHTS_METRICS_TOKEN: 'm'.repeat(32),
       INSIGHTS_BATCH_SIZE: '5000',
       INSIGHTS_RETENTION_DAYS: '30',
       INSIGHTS_REAL_TIME_UPDATE_INTERVAL: '5',
@@ -127,6 +128,7 @@ describe('loadConfig', () => {
       CPU_CRITICAL_THRESHOLD: '95',
     });
     expect(config).toMatchObject({
+      metricsToken: 'm'.repeat(32),
       env: 'production',
       logLevel: 'warn',
       http: { port: 8080, host: '127.0.0.1', maxBodyBytes: 2048, maxIngestBodyBytes: 8192, shutdownGraceMs: 500 },
@@ -186,6 +188,8 @@ describe('loadConfig', () => {
     ['LOG_LEVEL', 'verbose'],
     ['NODE_ENV', 'staging'],
     ['INSIGHTS_ADMIN_KEY', 'short'],
+    ['INSIGHTS_METRICS_TOKEN', 'short'],
+    ['INSIGHTS_METRICS_TOKEN', 'a scrape token with spaces in it'],
   ])('rejects %s=%s with a ConfigError naming the variable', (name, value) => {
     const error = configError({ [name]: value });
     // One variable can break more than one rule ("not a url" is neither a URL nor postgres://), never another's.

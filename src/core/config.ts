@@ -76,6 +76,15 @@ const coreVariables = {
   REDIS_URL: optionalVar(redisUrl.optional()),
   INSIGHTS_DATA_DIR: optionalVar(z.string().default('./.insights')),
   INSIGHTS_ADMIN_KEY: optionalVar(z.string().min(24, { message: 'must be at least 24 characters' }).max(200).optional()),
+  // Sent as a Bearer token, so no whitespace; as long as an API key's strength calls for.
+  INSIGHTS_METRICS_TOKEN: optionalVar(
+    z
+      .string()
+      .min(24, { message: 'must be at least 24 characters' })
+      .max(200, { message: 'must be at most 200 characters' })
+      .regex(/^\S+$/, { message: 'must not contain spaces' })
+      .optional(),
+  ),
   INSIGHTS_REAL_TIME_UPDATE_INTERVAL: optionalVar(intFromEnv(1, 86_400).default(30)),
   INSIGHTS_SUBSCRIPTION_BUFFER: optionalVar(intFromEnv(10, 1_000_000).default(10_000)),
   INSIGHTS_MAX_BODY_BYTES: optionalVar(intFromEnv(1024, 1024 ** 3).default(1024 * 1024)),
@@ -107,6 +116,8 @@ export interface CoreConfig {
   database: { url: string | undefined; poolSize: number; dataDir: string };
   redisUrl: string | undefined;
   adminKey: string | undefined;
+  /** Bearer token that may read GET /metrics besides ADMIN keys (INSIGHTS_METRICS_TOKEN), for scrapers. */
+  metricsToken: string | undefined;
   realTimeUpdateIntervalSeconds: number;
   realtime: { subscriptionBuffer: number; maxSubscriptionsPerSocket: number };
   http: { port: number; host: string; maxBodyBytes: number; maxIngestBodyBytes: number; shutdownGraceMs: number };
@@ -169,6 +180,7 @@ function buildCore(env: CoreEnv): CoreConfig {
     database: { url: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE, dataDir: path.resolve(env.INSIGHTS_DATA_DIR) },
     redisUrl: env.REDIS_URL,
     adminKey: env.INSIGHTS_ADMIN_KEY,
+    metricsToken: env.INSIGHTS_METRICS_TOKEN,
     realTimeUpdateIntervalSeconds: env.INSIGHTS_REAL_TIME_UPDATE_INTERVAL,
     realtime: {
       subscriptionBuffer: env.INSIGHTS_SUBSCRIPTION_BUFFER,

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Plugin } from '@envelop/core';
 import type { Logger } from 'pino';
 import type { ApiKeyScope, Principal } from './auth.js';
 import type { LiveHub } from './bus/liveHub.js';
@@ -73,6 +74,14 @@ export interface HttpRoute {
   handle(req: IncomingMessage, res: ServerResponse, context: HttpRouteContext): Promise<void>;
 }
 
+/** What the serving instance's transport tells modules once it listens (live counts, read when needed). */
+export interface TransportStats {
+  /** Open GraphQL WebSocket connections. */
+  webSockets(): number;
+  /** Operations running on them (subscriptions, and queries or mutations sent over a socket). */
+  webSocketOperations(): number;
+}
+
 /** What a module's setup hands back to the composition root. */
 export interface ModuleParts {
   /** Its services, added to the shared set (declare their types in ModuleServices). */
@@ -83,10 +92,12 @@ export interface ModuleParts {
   checks?: MonitoringCheck[];
   /** HTTP routes beside /graphql (server mode). */
   routes?: HttpRoute[];
+  /** envelop plugins added to every GraphQL operation, over HTTP, SSE and WebSocket alike (server mode). */
+  graphqlPlugins?: Plugin[];
   /** Server mode: runs once the database is migrated and before the server listens (seed defaults, warm caches). */
   start?(): Promise<void> | void;
   /** Server mode: runs once the server listens (the scheduler arms its timers here, once all it writes through is up). */
-  listening?(): void;
+  listening?(transport: TransportStats): void;
   /** Beginning of shutdown: stop starting new work (no new job ticks); resolve when the work in progress is done. */
   drain?(deadline: number): Promise<void>;
   /** End of shutdown, once requests are done: in reverse registration order, before pub/sub and the database close. */

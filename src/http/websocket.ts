@@ -86,6 +86,10 @@ function withoutHttpExtension(error: GraphQLError): GraphQLFormattedError {
 }
 
 export interface GraphQLWebSocket {
+  /** Open connections. */
+  readonly connections: number;
+  /** Operations between subscribe and complete, on every connection. */
+  readonly operations: number;
   /**
    * Waits (until `deadline`) for ended operations to send their `complete`, then closes every socket with
    * 1001 (going away).
@@ -207,6 +211,12 @@ export function attachGraphQLWebSocket(
     wss,
   );
   return {
+    get connections() {
+      return wss.clients.size;
+    },
+    get operations() {
+      return activeOperations;
+    },
     dispose: async (deadline: number) => {
       while (activeOperations > 0 && Date.now() < deadline) await delay(10);
       // The last `complete` messages are written; give them a moment to leave before the close frames.

@@ -79,6 +79,7 @@ export class JobScheduler {
   private stopping: Promise<void> | undefined;
   /** Set once stop() has recorded the runs still going as interrupted: a claim landing later must not run. */
   private abandoning = false;
+  private readonly recorded: ((run: JobRunRecord) => void)[] = [];
 
   constructor(options: SchedulerOptions) {
     this.db = options.db;
@@ -89,6 +90,11 @@ export class JobScheduler {
     this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
     this.now = options.now ?? (() => new Date());
     this.instance = options.instanceId ?? `${options.hostName}/${process.pid}/${randomBytes(3).toString('hex')}`;
+  }
+
+  /** Called with each run this instance records as over: SUCCEEDED, FAILED, or SKIPPED (self-metrics). */
+  onRunRecorded(listener: (run: JobRunRecord) => void): void {
+    this.recorded.push(listener);
   }
 
   get names(): string[] {
@@ -199,6 +205,17 @@ export class JobScheduler {
     return outcome.run;
   }
 
+  private announce(run: JobRunRecord): JobRunRecord {
+    for (const listener of this.recorded) {
+      try {
+        listener(run);
+      } catch (error) {
+        this.log.error({ err: error, job: run.jobName }, 'job run listener failed');
+      }
+    }
+    return run;
+  }
+
   private track<T>(promise: Promise<T>): Promise<T> {
     this.pending.add(promise);
     const forget = () => this.pending.delete(promise);
@@ -232,6 +249,7 @@ export class JobScheduler {
       }
       if (claim.kind === 'skipped') {
         this.log.warn({ ...context, runId: claim.run.id, runningId: claim.runningId }, 'previous run still going; tick skipped');
+        this.announce(claim.run);
         return claim;
       }
       if (this.abandoning) {
@@ -240,13 +258,13 @@ export class JobScheduler {
         // its lease lapsed. Recorded as interrupted at once instead.
         this.log.warn({ ...context, runId: claim.run.id }, 'a claim landed after shutdown began; recorded as interrupted');
         await abandonRuns(this.db, [claim.run.id], `interrupted: instance ${this.instance} stopped before the run started`);
-        return { kind: 'claimed', run: (await findRun(this.db, claim.run.id)) ?? claim.run };
+        return { kind: 'claimed', run: this.announce((await findRun(this.db, claim.run.id)) ?? claim.run) };
       }
       // perform() registers the run as active before its first await, in this same turn as the check above, so
       // stop() either sees it among the active runs or has set `abandoning` first.
       const performing = this.perform(job, claim.run);
       landed();
-      return { kind: 'claimed', run: await performing };
+      return { kind: 'claimed', run: this.announce(await performing) };
     } finally {
       landed();
     }

@@ -499,34 +499,53 @@ export class QuantileSketch {
     input.end();
     // The order statistics the quantiles interpolate between (ranks floor(h) and ceil(h), h = q·(n − 1)), found in
     // one walk over the bins in increasing value order: negative bins by decreasing magnitude, zeros, positive bins.
-    const ranks = [...new Set(qs.flatMap((q) => [Math.floor(q * (n - 1)), Math.ceil(q * (n - 1))]))].sort((a, b) => a - b);
-    const values = new Map<number, number>();
+    // A handful of ranks: sorted and deduplicated by insertion, with their values beside them (no Set, no Map).
+    const ranks: number[] = [];
+    for (const q of qs) {
+      for (const rank of [Math.floor(q * (n - 1)), Math.ceil(q * (n - 1))]) {
+        let at = ranks.length;
+        while (at > 0 && (ranks[at - 1] as number) > rank) at -= 1;
+        if (ranks[at - 1] !== rank) ranks.splice(at, 0, rank);
+      }
+    }
+    const rankValues = new Array<number>(ranks.length).fill(0);
     const lnFactor = Math.log(1 - alpha);
     let next = 0;
     let seen = 0; // values before the current bin
-    const settle = (count: number, value: () => number) => {
+    // Written as plain loops with no closure per bin: this runs once per rollup row of a read, and a closure per
+    // bin cost some 40 KB of garbage per call.
+    const settle = (count: number, value: number) => {
       while (next < ranks.length && (ranks[next] as number) < seen + count) {
         const rank = ranks[next] as number;
-        values.set(rank, rank <= 0 ? min : rank >= n - 1 ? max : Math.min(max, Math.max(min, value())));
+        rankValues[next] = rank <= 0 ? min : rank >= n - 1 ? max : Math.min(max, Math.max(min, value));
         next += 1;
       }
       seen += count;
     };
     for (let b = neg.length - 1; b >= 0 && next < ranks.length; b--) {
-      const index = neg.indices[b] as number;
-      settle(neg.counts[b] as number, () => -Math.exp(index * lnGamma + lnFactor));
+      const count = neg.counts[b] as number;
+      if ((ranks[next] as number) >= seen + count) {
+        seen += count;
+        continue;
+      }
+      settle(count, -Math.exp((neg.indices[b] as number) * lnGamma + lnFactor));
     }
-    if (next < ranks.length) settle(zeroCount, () => 0);
+    if (next < ranks.length) settle(zeroCount, 0);
     for (let b = 0; b < pos.length && next < ranks.length; b++) {
-      const index = pos.indices[b] as number;
-      settle(pos.counts[b] as number, () => Math.exp(index * lnGamma + lnFactor));
+      const count = pos.counts[b] as number;
+      if ((ranks[next] as number) >= seen + count) {
+        seen += count;
+        continue;
+      }
+      settle(count, Math.exp((pos.indices[b] as number) * lnGamma + lnFactor));
     }
+    const valueAt = (rank: number) => rankValues[ranks.indexOf(rank)] as number;
     return qs.map((q) => {
       const h = q * (n - 1);
       const below = Math.floor(h);
-      const a = values.get(below) as number;
+      const a = valueAt(below);
       if (h === below) return a;
-      return a + (h - below) * ((values.get(below + 1) as number) - a);
+      return a + (h - below) * (valueAt(below + 1) - a);
     });
   }
 
