@@ -145,6 +145,8 @@ export async function startService(databaseUrl: string, options: { redisUrl?: st
     // The benchmark is one client pushing as fast as it can; the per-key limits are not what is measured.
     INSIGHTS_RATE_LIMIT_ADMIN: '0',
     ...(options.redisUrl ? { REDIS_URL: options.redisUrl } : {}),
+    // INSIGHTS_* settings in the benchmark's own environment reach the service (to measure one setting's cost).
+    ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('INSIGHTS_'))),
     ...options.env,
   };
   const profile = process.env.BENCH_CPU_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}`] : [];
