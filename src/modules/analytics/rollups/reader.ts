@@ -182,8 +182,12 @@ export class RollupReader {
           WHERE resolution = ${resolution} AND slice = ${stored} AND ${join(conditions, ' AND ')} AND (${rangesSql(ranges, 'bucket')})${tagCondition}`);
         return rows;
       });
-    const rawRead = readMetricRecords(this.db, family, plan.raw, this.tags, this.rawConditions(query, family));
-    for (const rows of await Promise.all(reads)) {
+    // Awaited together: a rollup read failing first must not leave the raw read's rejection unhandled.
+    const [rollupRows, records] = await Promise.all([
+      Promise.all(reads),
+      readMetricRecords(this.db, family, plan.raw, this.tags, this.rawConditions(query, family)),
+    ]);
+    for (const rows of rollupRows) {
       for (const row of rows) {
         const values: Record<string, string | null> = {};
         const dims = groupTags.length > 0 ? (JSON.parse(row.dims) as Record<string, string>) : {};
@@ -193,7 +197,6 @@ export class RollupReader {
         groupOf(toBucket(row.bucket.getTime()), values).absorb(partialOfMetricRow(row));
       }
     }
-    const records = await rawRead;
     for (const record of records) {
       const values: Record<string, string | null> = {};
       for (const dimension of groupBy) {
@@ -251,11 +254,14 @@ export class RollupReader {
           SELECT bucket, activity_type, count::float8 AS count${needsUsers ? sql`, users` : Prisma.empty} FROM activity_rollups
           WHERE resolution = ${resolution} AND ${typeCondition} AND (${rangesSql(ranges, 'bucket')})`),
       );
-    const rawRead = readActivityRecords(this.db, plan.raw, types.length > 0 ? [sql`activity_type = ANY(${types}::text[])`] : []);
-    for (const rows of await Promise.all(reads)) {
+    const [rollupRows, rawRecords] = await Promise.all([
+      Promise.all(reads),
+      readActivityRecords(this.db, plan.raw, types.length > 0 ? [sql`activity_type = ANY(${types}::text[])`] : []),
+    ]);
+    for (const rows of rollupRows) {
       for (const row of rows) groupOf(toBucket(row.bucket.getTime()), row.activity_type).absorb(partialOfActivityRow(row));
     }
-    for (const record of await rawRead) addActivityRecord(groupOf(toBucket(record.ts), record.type), record);
+    for (const record of rawRecords) addActivityRecord(groupOf(toBucket(record.ts), record.type), record);
     return { rows: this.finish(query, merged, true), mixed: plan.raw.length > 0 };
   }
 
@@ -299,11 +305,14 @@ export class RollupReader {
               WHERE resolution = ${resolution} AND (${rangesSql(ranges, 'bucket')})${userCondition}
               GROUP BY user_id`),
       );
-    const rawRead = readActivityRecords(this.db, plan.raw, filter.userId != null ? [sql`user_id = ${filter.userId}`] : []);
-    for (const rows of await Promise.all(reads)) {
+    const [rollupRows, rawRecords] = await Promise.all([
+      Promise.all(reads),
+      readActivityRecords(this.db, plan.raw, filter.userId != null ? [sql`user_id = ${filter.userId}`] : []),
+    ]);
+    for (const rows of rollupRows) {
       for (const row of rows) add(row.bucket ? toBucket(row.bucket.getTime()) : query.from.getTime(), row.user_id, row.count);
     }
-    for (const record of await rawRead) add(toBucket(record.ts), record.user, 1);
+    for (const record of rawRecords) add(toBucket(record.ts), record.user, 1);
     return { rows: this.finish(query, merged, true), mixed: plan.raw.length > 0 };
   }
 
