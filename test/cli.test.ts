@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli/main.js';
-import type { Output } from '../src/core/cli.js';
+import { capture } from './support/output.js';
 import { sql } from '../src/core/db/sql.js';
 import { graphql } from './generated/gql.js';
 import { runScript } from './support/processes.js';
@@ -25,19 +25,6 @@ function insights(args: string[], env: Record<string, string>): Promise<CliResul
     unset: ['DATABASE_URL', 'REDIS_URL', 'INSIGHTS_DATA_DIR', 'MONITORING_ENABLED'],
     timeoutMs: 30_000,
   });
-}
-
-/** An Output that records what a command prints, optionally posing as a terminal. */
-function capture(isTTY: boolean): Output & { stdout: string; stderr: string } {
-  const output = {
-    stdout: '',
-    stderr: '',
-    isTTY,
-    columns: 100,
-    out: (text: string) => void (output.stdout += text),
-    err: (text: string) => void (output.stderr += text),
-  };
-  return output;
 }
 
 describe('the insights command line', () => {

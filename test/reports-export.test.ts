@@ -11,25 +11,12 @@ import { gunzipSync } from 'node:zlib';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli/main.js';
-import type { Output } from '../src/core/cli.js';
+import { capture } from './support/output.js';
 import { sql } from '../src/core/db/sql.js';
 import { seedReportDay } from './support/reports.js';
 import { ADMIN_KEY, BACKENDS, startTestServer, type TestServer } from './support/server.js';
 
 const auth = { authorization: `Bearer ${ADMIN_KEY}` };
-
-/** An Output that records what a command prints, optionally posing as a terminal. */
-function capture(isTTY: boolean): Output & { stdout: string; stderr: string } {
-  const output = {
-    stdout: '',
-    stderr: '',
-    isTTY,
-    columns: 100,
-    out: (text: string) => void (output.stdout += text),
-    err: (text: string) => void (output.stderr += text),
-  };
-  return output;
-}
 
 describe.each(BACKENDS)('exports on %s', (backend) => {
   let server: TestServer;
