@@ -10,4 +10,7 @@ if (problem) {
   process.stderr.write(problem);
   process.exit(1);
 }
+// `npm start` runs the service for real: unless told otherwise, libraries take their production paths (graphql-js
+// skips a development-only check on every value it coerces, about 5 % of the CPU of a large batch write).
+process.env.NODE_ENV ??= 'production';
 await import('./main.js');

@@ -236,6 +236,47 @@ describe.each(BACKENDS)('rollups on %s', (backend) => {
     expect(rolled.rows[0]?.count).toBe(300);
   });
 
+  it('lets the timer fold a minute once its writes pause for an interval, or once they have gone on for twelve', async () => {
+    // The interval here is 1 h: "paused" means no write for an hour, "waited" means twelve hours. The pending
+    // writes are aged on the database's clock, which is the one the maintainer compares with.
+    const day = START + 22 * DAY;
+    const pendingMinutes = async () =>
+      (await services().db.query<{ m: number }>(sql`
+        SELECT count(DISTINCT bucket)::int AS m FROM rollup_invalidations
+        WHERE family = 'performanceMetrics' AND bucket >= ${new Date(day)} AND bucket < ${new Date(day + DAY)}`))[0]?.m;
+    const age = (minute: number, by: string) =>
+      services().db.query(sql`UPDATE rollup_invalidations SET at = at - ${by}::interval
+        WHERE family = 'performanceMetrics' AND bucket = ${new Date(minute)}`);
+    const minutes = [day + 10 * 60_000, day + 20 * 60_000, day + 30 * 60_000];
+    const write = (minute: number) =>
+      ingest('performanceMetrics', performanceRecords(5, minute / 60_000, minute, 60_000));
+    for (const minute of minutes) await write(minute);
+    await services().rollups.refresh({ settledOnly: true });
+    expect(await pendingMinutes()).toBe(3); // all three still being written
+    await age(minutes[0]!, '61 minutes'); // paused for more than an interval: folded
+    await write(minutes[1]!);
+    await age(minutes[1]!, '30 minutes'); // written 30 min ago and now: neither paused nor waited long enough
+    await write(minutes[2]!);
+    await age(minutes[2]!, '30 minutes');
+    await write(minutes[2]!);
+    await services().db.query(sql`UPDATE rollup_invalidations SET at = at - interval '12 hours 1 minute'
+      WHERE family = 'performanceMetrics' AND bucket = ${new Date(minutes[2]!)} AND id = (
+        SELECT min(id) FROM rollup_invalidations WHERE family = 'performanceMetrics' AND bucket = ${new Date(minutes[2]!)})`);
+    const stats = await services().rollups.refresh({ settledOnly: true });
+    expect(stats.minutes).toBe(2); // the paused one, and the one written for over twelve intervals
+    expect(await pendingMinutes()).toBe(1);
+    const [left] = await services().db.query<{ bucket: Date }>(sql`
+      SELECT DISTINCT bucket FROM rollup_invalidations WHERE family = 'performanceMetrics' AND bucket >= ${new Date(day)} AND bucket < ${new Date(day + DAY)}`);
+    expect(left?.bucket.getTime()).toBe(minutes[1]);
+    // Reads are exact meanwhile, and an explicit refresh folds the rest.
+    const query = { family: 'performanceMetrics' as const, from: new Date(day), to: new Date(day + DAY), interval: null, measures: [{ fn: 'count' as const }] };
+    expect((await services().analytics.aggregate(query, { cache: false })).rows[0]?.count).toBe(30);
+    const { rolled } = await both(query);
+    expect(rolled.path).toBe('rollup');
+    expect(rolled.rows[0]?.count).toBe(30);
+    expect(await pendingMinutes()).toBe(0);
+  });
+
   it('rebuild recomputes a range from raw rows, even after rollups were damaged', async () => {
     const day = START + DAY;
     await services().db.query(sql`DELETE FROM metric_rollups WHERE family = 'performanceMetrics' AND bucket >= ${new Date(day)} AND bucket < ${new Date(day + DAY)}`);

@@ -25,9 +25,26 @@ import { addActivityRecord, addMetricRecord, rangesSql, readActivityRecords, rea
 // and their days from hour rows, then deletes the invalidations, all in one transaction. Reads treat a minute
 // with a pending invalidation as not rolled up and read its raw rows instead, so a read is exact whatever the
 // maintainer's lag; late and out-of-order records land in their own old bucket the same way.
+//
+// Recomputing a minute reads all its raw rows, so a minute still being written is not recomputed at every
+// interval (TimescaleDB's refresh lag, for the same reason): the timer folds a minute once no write has touched
+// it for one interval, or once its oldest pending write is MAX_WAIT_INTERVALS intervals old. Writes stamped
+// "now" settle a few seconds after their minute ends; writes spread over the past hour recompute each minute at
+// most once a minute instead of every 5 s. An explicit refresh() (rebuild-rollups, tests) folds everything.
+
+/** How many refresh intervals a minute that keeps being written may wait before it is folded anyway. */
+export const MAX_WAIT_INTERVALS = 12;
 
 /** The advisory lock class of rollup maintenance (one key per family): one maintainer at a time per family. */
 const ROLLUP_LOCK_CLASS = 7_271_304;
+
+export interface RefreshOptions {
+  /** Stop starting new chunks after this long; the rest waits for the next call. */
+  budgetMs?: number;
+  families?: readonly Family[];
+  /** The timer's mode: only minutes whose writes have settled (see MAX_WAIT_INTERVALS). */
+  settledOnly?: boolean;
+}
 
 export interface RefreshStats {
   families: Family[];
@@ -94,7 +111,7 @@ export class RollupMaintainer {
     const tick = () => {
       this.timer = null;
       if (this.stopped) return;
-      this.running = this.refresh({ budgetMs: Math.max(1_000, this.intervalMs * 2) })
+      this.running = this.refresh({ budgetMs: Math.max(1_000, this.intervalMs * 2), settledOnly: true })
         .catch((error: unknown) => this.log.warn({ err: error }, 'rollup maintenance failed; retried at the next interval'))
         .finally(() => {
           this.running = null;
@@ -115,13 +132,13 @@ export class RollupMaintainer {
    * Folds pending invalidations into the rollups, oldest first, one day of minutes per transaction, until none
    * are left (or `budgetMs` has passed: the rest waits for the next call).
    */
-  refresh(options: { budgetMs?: number; families?: readonly Family[] } = {}): Promise<RefreshStats> {
+  refresh(options: RefreshOptions = {}): Promise<RefreshStats> {
     const run = this.local.then(() => this.refreshNow(options));
     this.local = run.catch(() => undefined);
     return run;
   }
 
-  private async refreshNow(options: { budgetMs?: number; families?: readonly Family[] }): Promise<RefreshStats> {
+  private async refreshNow(options: RefreshOptions): Promise<RefreshStats> {
     const started = performance.now();
     const deadline = options.budgetMs === undefined ? Number.POSITIVE_INFINITY : started + options.budgetMs;
     const stats: RefreshStats = { families: [], minutes: 0, records: 0, rows: 0, ms: 0 };
@@ -130,7 +147,7 @@ export class RollupMaintainer {
     for (const family of (options.families ?? FAMILIES).filter((candidate) => pending.has(candidate))) {
       let worked = false;
       while (performance.now() < deadline) {
-        const chunk = await this.db.transaction((tx) => this.refreshChunk(tx, family));
+        const chunk = await this.db.transaction((tx) => this.refreshChunk(tx, family, options.settledOnly === true));
         if (chunk === null) break;
         worked = true;
         stats.minutes += chunk.minutes;
@@ -160,21 +177,34 @@ export class RollupMaintainer {
     return row?.count ?? 0;
   }
 
-  /** One transaction: the oldest day with pending minutes of one family. Null when nothing is pending (or locked). */
-  private async refreshChunk(tx: Queryable, family: Family): Promise<{ minutes: number; records: number; rows: number } | null> {
+  /**
+   * One transaction: the oldest day with pending minutes of one family (settled ones only, if asked). Null when
+   * nothing is pending (or locked).
+   */
+  private async refreshChunk(tx: Queryable, family: Family, settledOnly: boolean): Promise<{ minutes: number; records: number; rows: number } | null> {
     if (this.db.kind === 'postgres') {
       const [lock] = await tx.query<{ locked: boolean }>(
         sql`SELECT pg_try_advisory_xact_lock(${ROLLUP_LOCK_CLASS}, ${FAMILIES.indexOf(family)}) AS locked`,
       );
       if (!lock?.locked) return null;
     }
+    // Ripe: everything, or (timer) minutes whose writes have paused for an interval or waited long enough.
+    const quietSeconds = this.intervalMs / 1000;
+    const ripe = (day?: number) => sql`
+      SELECT bucket FROM rollup_invalidations
+      WHERE family = ${family} ${day === undefined ? Prisma.empty : sql`AND bucket >= ${new Date(day)} AND bucket < ${new Date(day + RESOLUTION_MS['1d'])}`}
+      GROUP BY bucket
+      HAVING NOT ${settledOnly}::boolean
+        OR max(at) <= now() - make_interval(secs => ${quietSeconds}::float8)
+        OR min(at) <= now() - make_interval(secs => ${quietSeconds * MAX_WAIT_INTERVALS}::float8)`;
     const [oldest] = await tx.query<{ bucket: number | null }>(sql`/* rollups.oldestPending */
-      SELECT (extract(epoch FROM min(bucket)) * 1000)::float8 AS bucket FROM rollup_invalidations WHERE family = ${family}`);
+      SELECT (extract(epoch FROM min(bucket)) * 1000)::float8 AS bucket FROM (${ripe()}) AS ripe`);
     if (oldest?.bucket === null || oldest?.bucket === undefined) return null;
     const day = floorTo(oldest.bucket, '1d');
     // Only what this transaction sees is taken: a write committing meanwhile leaves its rows for the next round.
     const taken = await tx.query<{ bucket: number }>(sql`/* rollups.takePending */
-      DELETE FROM rollup_invalidations WHERE family = ${family} AND bucket >= ${new Date(day)} AND bucket < ${new Date(day + RESOLUTION_MS['1d'])}
+      DELETE FROM rollup_invalidations
+      WHERE family = ${family} AND bucket IN (${ripe(day)})
       RETURNING (extract(epoch FROM bucket) * 1000)::float8 AS bucket`);
     const minutes = [...new Set(taken.map((row) => floorTo(row.bucket, '1m')))].sort((a, b) => a - b);
     if (minutes.length === 0) return { minutes: 0, records: 0, rows: 0 };
