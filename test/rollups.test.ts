@@ -277,6 +277,50 @@ describe.each(BACKENDS)('rollups on %s', (backend) => {
     expect(await pendingMinutes()).toBe(0);
   });
 
+  it('reads one-tag minute slices, full-slice minutes where an older version stored no others, and rebuild brings those', async () => {
+    const day = START + DAY;
+    const marker = day + 4 * HOUR;
+    const query: AggregateQuery = {
+      family: 'performanceMetrics',
+      from: new Date(day + 3 * HOUR + 7 * 60_000),
+      to: new Date(day + 5 * HOUR + 11 * 60_000),
+      interval: 'MINUTE',
+      groupBy: ['endpoint'],
+      measures: PERF_MEASURES,
+    };
+    const minuteRows = (slice: string, before: boolean) =>
+      services().db.query<{ n: number }>(sql`
+        SELECT count(*)::int AS n FROM metric_rollups WHERE family = 'performanceMetrics' AND resolution = '1m' AND slice = ${slice}
+          AND bucket >= ${new Date(day)} AND bucket < ${new Date(day + DAY)} AND (bucket < ${new Date(marker)}) = ${before}`).then((rows) => rows[0]?.n ?? 0);
+    const expectExact = async () => {
+      const { rolled, raw } = await both(query);
+      expect(rolled.path).toBe('rollup');
+      expect(rolled.rows.length).toBeGreaterThan(60);
+      expectSameAggregates(rolled.rows, raw.rows);
+    };
+    await services().rollups.refresh();
+    expect(await minuteRows('endpoint', true)).toBeGreaterThan(0);
+    await expectExact();
+    // An upgraded database: minutes before the marker were stored with the total and the full slice only. And
+    // the minutes after it lose their full slice here, so an exact answer shows they were read by tag.
+    await services().db.query(sql`DELETE FROM metric_rollups WHERE family = 'performanceMetrics' AND resolution = '1m'
+      AND bucket >= ${new Date(day)} AND bucket < ${new Date(day + DAY)}
+      AND ((bucket < ${new Date(marker)} AND slice NOT IN ('', '*')) OR (bucket >= ${new Date(marker)} AND slice = '*'))`);
+    await services().db.query(sql`UPDATE rollup_state SET value = to_jsonb(${marker}::float8) WHERE key = 'minuteSlicesFrom:performanceMetrics'`);
+    await server.restart();
+    expect([await minuteRows('endpoint', true), await minuteRows('*', false)]).toEqual([0, 0]);
+    await expectExact();
+    // Rebuilding the day stores every slice again, and moves the marker back to its start.
+    await services().rollups.rebuild(new Date(day), new Date(day + DAY), ['performanceMetrics']);
+    const [state] = await services().db.query<{ value: number }>(sql`
+      SELECT (value #>> '{}')::float8 AS value FROM rollup_state WHERE key = 'minuteSlicesFrom:performanceMetrics'`);
+    expect(state?.value).toBe(day);
+    expect(await minuteRows('endpoint', true)).toBeGreaterThan(0);
+    expect(await minuteRows('*', false)).toBeGreaterThan(0);
+    await server.restart();
+    await expectExact();
+  });
+
   it('rebuild recomputes a range from raw rows, even after rollups were damaged', async () => {
     const day = START + DAY;
     await services().db.query(sql`DELETE FROM metric_rollups WHERE family = 'performanceMetrics' AND bucket >= ${new Date(day)} AND bucket < ${new Date(day + DAY)}`);

@@ -265,11 +265,12 @@ export class RollupMaintainer {
       }
       addMetricRecord(row.partial, record);
     }
-    // Minutes keep the full slice and the total: a minute read by one tag merges full-slice rows (see reader.ts).
-    // Minutes older than their retention only feed the hour.
+    // Minutes keep every slice, as hours and days do: the partial hours at both ends of a range ending now are
+    // read from minutes, and a one-tag read of full-slice rows merges every tag combination. Minutes older than
+    // their retention only feed the hour.
     const minuteRows = [...full.values()];
     const keepMinutes = hour >= minuteHorizon(this.minuteRetentionDays);
-    const stored = keepMinutes ? [...minuteRows, ...this.slices(minuteRows, [])] : [];
+    const stored = keepMinutes ? [...minuteRows, ...this.slices(minuteRows, this.tags)] : [];
     // As ranges, not `bucket = ANY(…)`: with an array the planner may scan the whole (family, resolution) prefix.
     await tx.query(sql`/* rollups.clearMetricMinutes */
       DELETE FROM metric_rollups WHERE family = ${family} AND resolution = '1m' AND (${rangesSql(minuteRuns(minutes), 'bucket')})`);
@@ -441,6 +442,7 @@ export class RollupMaintainer {
       if (stats.minutes > 0) continue;
       // Nothing done: either all is folded in, or another instance's maintainer holds a family's lock.
       if ((await this.pendingCount(families)) === 0) {
+        for (const family of families) if (family !== 'activities') await this.extendMinuteSlicesFrom(family, from, to);
         // A rebuild may have changed the rollup tables' size by orders of magnitude: fresh statistics keep the
         // reads' plans right without waiting for autovacuum.
         if (this.db.kind === 'postgres') await this.db.query(sql`/* rollups.analyze */ ANALYZE metric_rollups, activity_rollups, activity_user_rollups`);
@@ -448,6 +450,34 @@ export class RollupMaintainer {
       }
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
+  }
+
+  /**
+   * After a rebuild of [from, to): every minute there that holds records now has per-tag slices, so a marker
+   * inside the range moves back to `from`, or to the oldest raw record if that is later (older minute rollups
+   * have no raw rows left to be rebuilt from, and keep their layout).
+   */
+  private async extendMinuteSlicesFrom(family: MetricFamily, from: Date, to: Date): Promise<void> {
+    await this.db.query(sql`/* rollups.extendMinuteSlicesFrom */
+      WITH oldest AS (
+        SELECT GREATEST(${from.getTime()}::float8,
+          coalesce(floor(extract(epoch FROM min("timestamp")) / 60) * 60000, ${from.getTime()}::float8)) AS at
+        FROM ${rawTable(family)}
+      )
+      UPDATE rollup_state SET value = to_jsonb(oldest.at), updated_at = now() FROM oldest
+      WHERE key = ${`minuteSlicesFrom:${family}`} AND (value #>> '{}')::float8 <= ${to.getTime()}::float8
+        AND (value #>> '{}')::float8 > oldest.at`);
+  }
+
+  /** Records the first minute stored with per-tag slices (see reader.ts): always, or only if none is recorded. */
+  private async setMinuteSlicesFrom(tx: Queryable, family: MetricFamily, from: number, mode: 'always' | 'ifAbsent'): Promise<void> {
+    const key = `minuteSlicesFrom:${family}`;
+    await (mode === 'always'
+      ? tx.query(sql`/* rollups.writeMinuteSlicesFrom */
+          INSERT INTO rollup_state (key, value) VALUES (${key}, to_jsonb(${from}::float8))
+          ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = now()`)
+      : tx.query(sql`/* rollups.initMinuteSlicesFrom */
+          INSERT INTO rollup_state (key, value) VALUES (${key}, to_jsonb(${from}::float8)) ON CONFLICT (key) DO NOTHING`));
   }
 
   /**
@@ -460,11 +490,19 @@ export class RollupMaintainer {
     const outcome = await this.db.transaction(async (tx) => {
       if (this.db.kind === 'postgres') await tx.query(sql`SELECT pg_advisory_xact_lock(${ROLLUP_LOCK_CLASS}, 1000)`);
       const [state] = await tx.query<{ value: unknown }>(sql`/* rollups.readTags */ SELECT value FROM rollup_state WHERE key = 'tags'`);
-      if (state && JSON.stringify(state.value) === wanted) return 'unchanged' as const;
+      if (state && JSON.stringify(state.value) === wanted) {
+        // Rollups from a version that kept only the total and the full slice for minutes: minutes folded from now
+        // on have per-tag slices. An hour ahead, for records stamped up to an hour in the future (already folded).
+        const from = floorTo(Date.now(), '1m') + RESOLUTION_MS['1h'] + RESOLUTION_MS['1m'];
+        for (const family of METRIC_FAMILIES) await this.setMinuteSlicesFrom(tx, family, from, 'ifAbsent');
+        return 'unchanged' as const;
+      }
       await tx.query(sql`/* rollups.writeTags */
         INSERT INTO rollup_state (key, value) VALUES ('tags', ${wanted}::jsonb)
         ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = now()`);
       await tx.query(sql`/* rollups.dropMetricRollups */ DELETE FROM metric_rollups`);
+      // Everything is rebuilt, so every minute will have its per-tag slices.
+      for (const family of METRIC_FAMILIES) await this.setMinuteSlicesFrom(tx, family, 0, 'always');
       for (const family of state ? METRIC_FAMILIES : FAMILIES) {
         await tx.query(sql`/* rollups.invalidateAll */
           INSERT INTO rollup_invalidations (family, bucket)

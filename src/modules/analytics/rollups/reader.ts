@@ -93,6 +93,8 @@ const HORIZON_TTL_MS = 60_000;
 
 export class RollupReader {
   private horizons: { loadedAt: number; value: Horizons } | null = null;
+  /** Per metric family, the first minute stored with per-tag slices (rollup_state `minuteSlicesFrom:<family>`). */
+  private minuteSlicesFrom: { [F in MetricFamily]?: number } = {};
 
   constructor(
     private readonly db: Queryable,
@@ -105,8 +107,13 @@ export class RollupReader {
   private async horizonsNow(): Promise<Horizons> {
     if (this.horizons && Date.now() - this.horizons.loadedAt < HORIZON_TTL_MS) return this.horizons.value;
     const rows = await this.db.query<{ key: string; value: number }>(sql`/* rollups.horizons */
-      SELECT key, (value #>> '{}')::float8 AS value FROM rollup_state WHERE key LIKE 'horizon:%'`);
-    const value = Object.fromEntries(rows.map((row) => [row.key.slice('horizon:'.length), row.value])) as Horizons;
+      SELECT key, (value #>> '{}')::float8 AS value FROM rollup_state WHERE key LIKE 'horizon:%' OR key LIKE 'minuteSlicesFrom:%'`);
+    const value = Object.fromEntries(
+      rows.filter((row) => row.key.startsWith('horizon:')).map((row) => [row.key.slice('horizon:'.length), row.value]),
+    ) as Horizons;
+    this.minuteSlicesFrom = Object.fromEntries(
+      rows.filter((row) => row.key.startsWith('minuteSlicesFrom:')).map((row) => [row.key.slice('minuteSlicesFrom:'.length), row.value]),
+    );
     this.horizons = { loadedAt: Date.now(), value };
     return value;
   }
@@ -172,16 +179,22 @@ export class RollupReader {
       }
       return group.partial;
     };
-    const reads = (Object.entries(plan.rollups) as [Resolution, Range[]][])
-      .filter(([, ranges]) => ranges.length > 0)
-      .map(async ([resolution, ranges]) => {
-        // Minutes keep only the total and the full slice: a one-tag read of minutes merges full-slice rows.
-        const stored = resolution === '1m' && slice !== TOTAL_SLICE ? FULL_SLICE : slice;
-        const rows = await this.db.query<StoredMetricRollup>(sql`/* rollups.readMetricRollups */
+    // Minutes stored before per-tag slices were kept for them (an upgrade) have only the total and the full
+    // slice: a one-tag read of those merges full-slice rows.
+    const perSlice = (Object.entries(plan.rollups) as [Resolution, Range[]][]).flatMap(([resolution, ranges]): [Resolution, string, Range[]][] => {
+      if (resolution !== '1m' || slice === TOTAL_SLICE || slice === FULL_SLICE) return [[resolution, slice, ranges]];
+      const from = this.minuteSlicesFrom[family] ?? Number.POSITIVE_INFINITY;
+      const before = ranges.filter(([start]) => start < from).map(([start, end]): Range => [start, Math.min(end, from)]);
+      const after = ranges.filter(([, end]) => end > from).map(([start, end]): Range => [Math.max(start, from), end]);
+      return [[resolution, FULL_SLICE, before], [resolution, slice, after]];
+    });
+    const reads = perSlice
+      .filter(([, , ranges]) => ranges.length > 0)
+      .map(([resolution, stored, ranges]) =>
+        this.db.query<StoredMetricRollup>(sql`/* rollups.readMetricRollups */
           SELECT ${columns} FROM metric_rollups
-          WHERE resolution = ${resolution} AND slice = ${stored} AND ${join(conditions, ' AND ')} AND (${rangesSql(ranges, 'bucket')})${tagCondition}`);
-        return rows;
-      });
+          WHERE resolution = ${resolution} AND slice = ${stored} AND ${join(conditions, ' AND ')} AND (${rangesSql(ranges, 'bucket')})${tagCondition}`),
+      );
     // Awaited together: a rollup read failing first must not leave the raw read's rejection unhandled.
     const [rollupRows, records] = await Promise.all([
       Promise.all(reads),
