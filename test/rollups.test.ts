@@ -151,6 +151,34 @@ describe.each(BACKENDS)('rollups on %s', (backend) => {
     }
   });
 
+  it('gives the whole range beside the buckets (withTotal), equal to a one-bucket read, from rollups and raw rows', async () => {
+    const metrics = { family: 'performanceMetrics' as const, from: new Date(START + 3 * HOUR + 7_000), to: new Date(START + 2 * DAY - 11_000), measures: PERF_MEASURES };
+    const activities = { family: 'activities' as const, from: metrics.from, to: metrics.to, measures: [{ fn: 'count' as const }, { fn: 'uniqueUsers' as const }, { fn: 'rate' as const }] };
+    for (const base of [metrics, activities, { ...metrics, groupBy: ['endpoint'], top: { measure: 'count', limit: 2 } }, { ...activities, filter: { userId: 'user-7' } }]) {
+      await services().rollups.refresh();
+      const whole = { ...base, groupBy: [], top: undefined, interval: null };
+      for (const rollups of [true, false]) {
+        const withTotal = await services().analytics.aggregate({ ...base, interval: 'HOUR', withTotal: true }, { cache: false, rollups });
+        const [one] = (await services().analytics.aggregate(whole, { cache: false, rollups })).rows;
+        const where = `${base.family} ${JSON.stringify(base.groupBy ?? null)} rollups ${rollups}`;
+        // The range's sub-minute edges come from raw rows: a mixed read.
+        expect(withTotal.path, where).toBe(rollups ? 'mixed' : 'raw');
+        expect(one, where).toBeDefined();
+        expect(withTotal.total, where).toEqual(one);
+        expect(withTotal.rows.length, where).toBeGreaterThan(1);
+      }
+    }
+    // Kept in the result cache with the buckets.
+    const first = await services().analytics.aggregate({ ...metrics, interval: 'HOUR', withTotal: true });
+    const again = await services().analytics.aggregate({ ...metrics, interval: 'HOUR', withTotal: true });
+    expect(again.cached).toBe(true);
+    expect(again.total).toEqual(first.total);
+    expect(again.total?.count).toBeGreaterThan(1000);
+    // Nothing in the range: no total row.
+    const empty = await services().analytics.aggregate({ ...metrics, from: new Date(START - DAY), to: new Date(START - HOUR), interval: 'HOUR', withTotal: true }, { cache: false });
+    expect(empty.total).toBeNull();
+  });
+
   it('groups and filters by rollup tags (one tag, several, and with a metric and app filter)', async () => {
     const base = { family: 'performanceMetrics' as const, from: new Date(START), to: new Date(START + 2 * DAY), measures: PERF_MEASURES };
     const shapes: Partial<AggregateQuery>[] = [

@@ -59,6 +59,12 @@ export interface AggregateQuery {
   measures: Measure[];
   /** Keeps the `limit` groups with the largest (or smallest) value of one measure, over the whole range. */
   top?: { measure: string; limit: number; direction?: 'desc' | 'asc' };
+  /**
+   * Also the measures over the whole range and every group (`AggregateResult.total`): a card's value beside its
+   * sparkline. From the same rollup rows when rollups serve the read (sketches merge exactly), else one more
+   * raw query.
+   */
+  withTotal?: boolean;
 }
 
 export interface AggregateRow {
@@ -77,6 +83,8 @@ export type ReadPath = 'rollup' | 'raw' | 'mixed';
 
 export interface AggregateResult {
   rows: AggregateRow[];
+  /** With `withTotal`: one row for the whole range (null when no record matched); undefined otherwise. */
+  total?: AggregateRow | null;
   path: ReadPath;
   /** Served from the result cache. */
   cached: boolean;

@@ -111,7 +111,13 @@ export class AnalyticsService {
       const rolled = options.rollups === false ? null : await this.reader.read(query);
       const rows = rolled ? rolled.rows : await aggregateRaw(this.db, query, MAX_AGGREGATE_ROWS);
       result = { rows: this.finish(query, rows), path: rolled ? (rolled.mixed ? 'mixed' : 'rollup') : 'raw', cached: false };
-      if (useCache) await this.cache.set(query, { rows: result.rows, path: result.path });
+      if (query.withTotal) {
+        // The whole range as one bucket, all groups together: rates per second of the range, no top.
+        const whole: AggregateQuery = { ...query, interval: null, groupBy: [], top: undefined, withTotal: false };
+        const total = rolled ? (rolled.total ?? null) : ((await aggregateRaw(this.db, whole, 1))[0] ?? null);
+        result.total = total ? (this.finish(whole, [total])[0] ?? null) : null;
+      }
+      if (useCache) await this.cache.set(query, { rows: result.rows, total: result.total, path: result.path });
     }
     const ms = Math.round((performance.now() - started) * 10) / 10;
     options.trace?.push({ family: query.family, path: result.path, cached: result.cached, ms });

@@ -207,8 +207,9 @@ export class WidgetEngine {
     if (query.source === 'ACTIVITY') {
       if (tags.userId !== undefined) filter.userId = String(tags.userId);
     } else if (Object.keys(tags).length > 0) filter.tags = tags;
-    const read = (extra: Omit<AggregateQuery, 'family' | 'filter' | 'timeZone'> & { from: Date; to: Date }) =>
-      this.analytics.aggregate({ family, filter, timeZone: dashboard.timeZone, ...extra }, { trace }).then((result) => result.rows);
+    const aggregate = (extra: Omit<AggregateQuery, 'family' | 'filter' | 'timeZone'> & { from: Date; to: Date }) =>
+      this.analytics.aggregate({ family, filter, timeZone: dashboard.timeZone, ...extra }, { trace });
+    const read = (extra: Omit<AggregateQuery, 'family' | 'filter' | 'timeZone'> & { from: Date; to: Date }) => aggregate(extra).then((result) => result.rows);
     const { from, to } = request;
     const measure = measureOf(query);
     const key = measureKey(measure);
@@ -218,12 +219,12 @@ export class WidgetEngine {
     switch (widget.type) {
       case 'METRIC_CARD': {
         const length = to.getTime() - from.getTime();
-        const [now, before, spark] = await Promise.all([
-          read({ from, to, measures: [measure] }),
+        // The value and the sparkline from one read (its total), the previous period from another.
+        const [{ rows: spark, total }, before] = await Promise.all([
+          aggregate({ from, to, interval, measures: [measure], withTotal: true }),
           read({ from: new Date(from.getTime() - length), to: from, measures: [measure] }),
-          read({ from, to, interval, measures: [measure] }),
         ]);
-        const value = now[0]?.values[key] ?? (query.aggregation === 'count' ? 0 : null);
+        const value = total?.values[key] ?? (query.aggregation === 'count' ? 0 : null);
         const previousValue = before[0]?.values[key] ?? (query.aggregation === 'count' ? 0 : null);
         const change = value !== null && previousValue !== null && previousValue !== 0 ? roundChange(((value - previousValue) / Math.abs(previousValue)) * 100) : null;
         const unit = typeof widget.options.unit === 'string' ? widget.options.unit : null;

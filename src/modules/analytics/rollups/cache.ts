@@ -24,6 +24,7 @@ const MAX_ENTRY_BYTES = 2 * 1024 * 1024;
 
 export interface CachedResult {
   rows: AggregateRow[];
+  total?: AggregateRow | null;
   path: ReadPath;
 }
 
@@ -112,7 +113,12 @@ export class ResultCache {
   }
 }
 
+type StoredRow = Omit<AggregateRow, 'bucketStart'> & { bucketStart: string };
+
 function revive(text: string): CachedResult {
-  const parsed = JSON.parse(text) as { rows: (Omit<AggregateRow, 'bucketStart'> & { bucketStart: string })[]; path: ReadPath };
-  return { path: parsed.path, rows: parsed.rows.map((row) => ({ ...row, bucketStart: new Date(row.bucketStart) })) };
+  const parsed = JSON.parse(text) as { rows: StoredRow[]; total?: StoredRow | null; path: ReadPath };
+  const row = (stored: StoredRow): AggregateRow => ({ ...stored, bucketStart: new Date(stored.bucketStart) });
+  const result: CachedResult = { path: parsed.path, rows: parsed.rows.map(row) };
+  if (parsed.total !== undefined) result.total = parsed.total === null ? null : row(parsed.total);
+  return result;
 }

@@ -20,6 +20,8 @@ const MAX_RAW_MS = 2 * 3_600_000;
 
 export interface RollupRead {
   rows: AggregateRow[];
+  /** With `withTotal`: every group of every bucket merged (null when empty). */
+  total?: AggregateRow | null;
   /** Whether raw rows filled part of it. */
   mixed: boolean;
 }
@@ -221,7 +223,7 @@ export class RollupReader {
       if (!Object.entries(tagFilter).every(([key, value]) => record.tags[this.tags.indexOf(key)] === value)) continue;
       addMetricRecord(groupOf(toBucket(record.ts), values), record);
     }
-    return { rows: this.finish(query, merged, false), mixed: plan.raw.length > 0 };
+    return { ...this.finish(query, merged, false), mixed: plan.raw.length > 0 };
   }
 
   /** The read's own conditions on raw rows (names, app), without tags: those are compared as text in JS. */
@@ -275,7 +277,7 @@ export class RollupReader {
       for (const row of rows) groupOf(toBucket(row.bucket.getTime()), row.activity_type).absorb(partialOfActivityRow(row));
     }
     for (const record of rawRecords) addActivityRecord(groupOf(toBucket(record.ts), record.type), record);
-    return { rows: this.finish(query, merged, true), mixed: plan.raw.length > 0 };
+    return { ...this.finish(query, merged, true), mixed: plan.raw.length > 0 };
   }
 
   /**
@@ -326,21 +328,27 @@ export class RollupReader {
       for (const row of rows) add(row.bucket ? toBucket(row.bucket.getTime()) : query.from.getTime(), row.user_id, row.count);
     }
     for (const record of rawRecords) add(toBucket(record.ts), record.user, 1);
-    return { rows: this.finish(query, merged, true), mixed: plan.raw.length > 0 };
+    return { ...this.finish(query, merged, true), mixed: plan.raw.length > 0 };
   }
 
   // ---- results ----------------------------------------------------------------------------------------------------
 
-  private finish(query: AggregateQuery, merged: Map<string, Group>, activities: boolean): AggregateRow[] {
+  private finish(query: AggregateQuery, merged: Map<string, Group>, activities: boolean): Pick<RollupRead, 'rows' | 'total'> {
     const groupBy = query.groupBy ?? [];
-    return [...merged.values()]
+    const values = (partial: Partial) =>
+      Object.fromEntries(query.measures.map((measure) => [measureKey(measure), partial.measure(measure.fn, measure.field, activities)]));
+    const rows = [...merged.values()]
       .filter((group) => group.partial.count > 0)
       .map((group) => ({
         bucketStart: new Date(group.bucket),
         groups: Object.fromEntries(groupBy.map((dimension) => [dimension, group.groups[dimension] ?? null])),
         count: group.partial.count,
-        values: Object.fromEntries(query.measures.map((measure) => [measureKey(measure), group.partial.measure(measure.fn, measure.field, activities)])),
+        values: values(group.partial),
       }));
+    if (!query.withTotal) return { rows };
+    const total = new Partial();
+    for (const group of merged.values()) total.merge(group.partial);
+    return { rows, total: total.count > 0 ? { bucketStart: query.from, groups: {}, count: total.count, values: values(total) } : null };
   }
 }
 
