@@ -424,6 +424,9 @@ export class RollupMaintainer {
    * them in: `rebuild-rollups`, and a change of INSIGHTS_ROLLUP_TAGS.
    */
   async rebuild(from: Date, to: Date, families: readonly Family[] = FAMILIES, onProgress?: (stats: RefreshStats) => void): Promise<RefreshStats> {
+    // From the command line no server may have started on this database since the upgrade: the marker the
+    // rebuild moves back must exist.
+    await this.db.transaction((tx) => this.initMinuteSlicesFrom(tx));
     for (const family of families) {
       await this.db.query(sql`/* rollups.invalidateRange */
         INSERT INTO rollup_invalidations (family, bucket)
@@ -469,6 +472,16 @@ export class RollupMaintainer {
         AND (value #>> '{}')::float8 > oldest.at`);
   }
 
+  /**
+   * Rollups from a version that kept only the total and the full slice for minutes (no marker yet): minutes
+   * folded from now on have per-tag slices. An hour ahead, for records stamped up to an hour in the future, which
+   * that version may have folded already.
+   */
+  private async initMinuteSlicesFrom(tx: Queryable): Promise<void> {
+    const from = floorTo(Date.now(), '1m') + RESOLUTION_MS['1h'] + RESOLUTION_MS['1m'];
+    for (const family of METRIC_FAMILIES) await this.setMinuteSlicesFrom(tx, family, from, 'ifAbsent');
+  }
+
   /** Records the first minute stored with per-tag slices (see reader.ts): always, or only if none is recorded. */
   private async setMinuteSlicesFrom(tx: Queryable, family: MetricFamily, from: number, mode: 'always' | 'ifAbsent'): Promise<void> {
     const key = `minuteSlicesFrom:${family}`;
@@ -491,10 +504,7 @@ export class RollupMaintainer {
       if (this.db.kind === 'postgres') await tx.query(sql`SELECT pg_advisory_xact_lock(${ROLLUP_LOCK_CLASS}, 1000)`);
       const [state] = await tx.query<{ value: unknown }>(sql`/* rollups.readTags */ SELECT value FROM rollup_state WHERE key = 'tags'`);
       if (state && JSON.stringify(state.value) === wanted) {
-        // Rollups from a version that kept only the total and the full slice for minutes: minutes folded from now
-        // on have per-tag slices. An hour ahead, for records stamped up to an hour in the future (already folded).
-        const from = floorTo(Date.now(), '1m') + RESOLUTION_MS['1h'] + RESOLUTION_MS['1m'];
-        for (const family of METRIC_FAMILIES) await this.setMinuteSlicesFrom(tx, family, from, 'ifAbsent');
+        await this.initMinuteSlicesFrom(tx);
         return 'unchanged' as const;
       }
       await tx.query(sql`/* rollups.writeTags */
