@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { baseTime, recordSystem, startReceiver, type Receiver } from './support/alerts.js';
 import { REDIS_URL } from './support/databases.js';
@@ -106,5 +107,52 @@ describe('alerting on two instances sharing one database', () => {
       release();
     }
     expect(receiver.to('/held')).toHaveLength(1);
+  });
+  it('claims a notification once when two instances claim it at the same time (one statement started before the other committed)', async () => {
+    const t0 = baseTime();
+    await a.query(`mutation($input: AlertChannelInput!) { createAlertChannel(input: $input) { id } }` as never, {
+      input: { name: 'claim-hook', type: 'WEBHOOK', config: { url: `${receiver.url}/claim` } },
+    } as never);
+    await a.query(`mutation($input: AlertRuleInput!) { createAlertRule(input: $input) { id } }` as never, {
+      input: { name: 'claim_cpu', condition: 'claim_cpu > 80', window: '1m', for: '0s', groupWait: '0s', groupInterval: '30s', channels: ['claim-hook'] },
+    } as never);
+    await recordSystem(a, [{ name: 'claim_cpu', value: 95, at: new Date(t0 - S), tags: { host: 'web-3' } }]);
+    await a.app.services.alerting.tick(new Date(t0)); // FIRING: one notification queued, not sent yet
+
+    // B's claim statement takes its snapshot, then waits (a statement trigger, before it reads a row) while A claims,
+    // sends and records the notification; then B goes on, with a snapshot in which the notification is still due.
+    // This is the interleaving a loaded machine produces when both instances claim at once.
+    const admin = new pg.Client({ connectionString: a.databaseUrl });
+    await admin.connect();
+    const gate = 0x616c7274;
+    try {
+      await admin.query(`CREATE SEQUENCE test_claim_gate`);
+      await admin.query(`CREATE FUNCTION test_hold_claim() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          IF current_query() LIKE '%alerts.claimNotifications%' AND nextval('test_claim_gate') = 1 THEN
+            PERFORM pg_advisory_lock(${gate});
+            PERFORM pg_advisory_unlock(${gate});
+          END IF;
+          RETURN NULL;
+        END $$`);
+      await admin.query(`CREATE TRIGGER test_hold_claim BEFORE UPDATE ON alert_notifications FOR EACH STATEMENT EXECUTE FUNCTION test_hold_claim()`);
+      await admin.query(`SELECT pg_advisory_lock(${gate})`);
+      const late = b.app.services.alerting.deliverDue(new Date(t0));
+      await waitUntil(
+        async () => (await admin.query(`SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = ${gate} AND NOT granted`)).rowCount === 1,
+        "B's claim waiting after its snapshot",
+      );
+      await a.app.services.alerting.deliverDue(new Date(t0));
+      expect(receiver.to('/claim')).toHaveLength(1);
+      await admin.query(`SELECT pg_advisory_unlock(${gate})`);
+      expect(await late).toEqual({ sent: 0, retrying: 0, failed: 0 });
+    } finally {
+      await admin.query(`SELECT pg_advisory_unlock_all()`);
+      await admin.query(`DROP TRIGGER IF EXISTS test_hold_claim ON alert_notifications`);
+      await admin.query(`DROP FUNCTION IF EXISTS test_hold_claim()`);
+      await admin.query(`DROP SEQUENCE IF EXISTS test_claim_gate`);
+      await admin.end();
+    }
+    expect(receiver.to('/claim')).toHaveLength(1);
   });
 });

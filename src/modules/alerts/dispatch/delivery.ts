@@ -61,6 +61,12 @@ export class DeliveryWorker {
    */
   async deliverDue(now: Date = new Date()): Promise<DeliverySummary> {
     const { concurrency, timeoutMs } = this.config.delivery;
+    // Whether a notification is due is tested again on the row that FOR UPDATE locks, not only in the `due`
+    // subquery: under READ COMMITTED, a row that another instance claimed (and committed) after this statement's
+    // snapshot is locked in its newest version and only the locking scan's own conditions are rechecked on it
+    // (EvalPlanQual); the subquery's answer, read on the old snapshot, is not. With the test in the subquery
+    // alone, two instances claiming at once could both claim one notification and both send it.
+    const due = sql`((status = 'PENDING' AND next_attempt_at <= ${now}) OR (status = 'SENDING' AND lease_expires_at < now()))`;
     const claimed = await this.db.query<Claimed>(sql`/* alerts.claimNotifications */
       UPDATE alert_notifications n SET status = 'SENDING', attempts = n.attempts + 1,
         lease_expires_at = now() + ${leaseMs(timeoutMs)}::int * interval '1 millisecond'
@@ -70,9 +76,9 @@ export class DeliveryWorker {
           SELECT id FROM (
             SELECT id, row_number() OVER (PARTITION BY channel_name ORDER BY next_attempt_at, id) AS position
             FROM alert_notifications
-            WHERE (status = 'PENDING' AND next_attempt_at <= ${now}) OR (status = 'SENDING' AND lease_expires_at < now())
+            WHERE ${due}
           ) due WHERE position <= 2
-        )
+        ) AND ${due}
         ORDER BY next_attempt_at, id LIMIT ${concurrency * 4}
         FOR UPDATE SKIP LOCKED)
       RETURNING n.id::text AS id, n.channel_name AS "channelName", n.channel_type::text AS "channelType", n.kind::text AS kind,
