@@ -156,3 +156,60 @@ describe('alerting on two instances sharing one database', () => {
     expect(receiver.to('/claim')).toHaveLength(1);
   });
 });
+
+describe('alert delivery leases on two instances', () => {
+  let c: TestServer;
+  let d: TestServer;
+  let receiver: Receiver;
+  beforeAll(async () => {
+    receiver = await startReceiver();
+    // A 500 ms attempt timeout makes the lease 6.5 s (3 × timeout + 5 s), renewed every 2.2 s.
+    const env = { INSIGHTS_ALERT_ALLOW_PRIVATE_URLS: 'true', INSIGHTS_ALERT_DELIVERY_TIMEOUT_MS: '500' };
+    c = await startTestServer('postgres', { label: 'alerts_lease', env });
+    d = await startTestServer('postgres', { label: 'alerts_lease_b', env, databaseUrl: c.databaseUrl });
+  });
+  afterAll(async () => {
+    await d?.stop();
+    await c?.destroy();
+    await receiver?.close();
+  });
+
+  it('keeps a claim while its attempt outlasts the lease: the other instance does not send it again', async () => {
+    const t0 = baseTime();
+    await c.query(`mutation($input: AlertChannelInput!) { createAlertChannel(input: $input) { id } }` as never, {
+      input: { name: 'slow-hook', type: 'WEBHOOK', config: { url: `${receiver.url}/slow` } },
+    } as never);
+    await c.query(`mutation($input: AlertRuleInput!) { createAlertRule(input: $input) { id } }` as never, {
+      input: { name: 'slow_cpu', condition: 'slow_cpu > 80', window: '1m', for: '0s', groupWait: '0s', groupInterval: '30s', channels: ['slow-hook'] },
+    } as never);
+    await recordSystem(c, [{ name: 'slow_cpu', value: 95, at: new Date(t0 - S), tags: { host: 'web-4' } }]);
+    await c.app.services.alerting.tick(new Date(t0));
+
+    // C's attempt stalls after its claim (reading its channel waits on a table lock: a slow machine or database)
+    // for longer than the lease; D delivers meanwhile.
+    const locker = new pg.Client({ connectionString: c.databaseUrl });
+    const probe = new pg.Client({ connectionString: c.databaseUrl });
+    await Promise.all([locker.connect(), probe.connect()]);
+    const waitingOnChannels = async () =>
+      (await probe.query(`SELECT 1 FROM pg_locks l JOIN pg_class r ON r.oid = l.relation WHERE r.relname = 'alert_channels' AND NOT l.granted`)).rowCount ?? 0;
+    try {
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE alert_channels IN ACCESS EXCLUSIVE MODE');
+      const sending = c.app.services.alerting.deliverDue(new Date(t0));
+      await waitUntil(async () => (await waitingOnChannels()) === 1, "C's attempt stalled");
+      const [{ first }] = (await probe.query<{ first: Date }>(`SELECT lease_expires_at AS first FROM alert_notifications WHERE channel_name = 'slow-hook'`)).rows as [{ first: Date }];
+      await waitUntil(async () => (await probe.query(`SELECT 1 WHERE clock_timestamp() > $1::timestamptz + interval '1 second'`, [first])).rowCount === 1, 'the first lease to pass', 15_000);
+      let settled = false;
+      const other = d.app.services.alerting.deliverDue(new Date(t0 + 60_000)).finally(() => (settled = true));
+      // D either finds the claim held (and returns), or claimed it again and stalls on the channel too.
+      await waitUntil(async () => settled || (await waitingOnChannels()) === 2, "D's delivery");
+      await locker.query('COMMIT');
+      expect(await sending).toEqual({ sent: 1, retrying: 0, failed: 0 });
+      expect(await other).toEqual({ sent: 0, retrying: 0, failed: 0 });
+    } finally {
+      await locker.query('ROLLBACK').catch(() => undefined);
+      await Promise.all([locker.end(), probe.end()]);
+    }
+    expect(receiver.to('/slow')).toHaveLength(1);
+  }, 30_000);
+});
