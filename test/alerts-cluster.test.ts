@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { baseTime, recordSystem, startReceiver, type Receiver } from './support/alerts.js';
 import { REDIS_URL } from './support/databases.js';
@@ -107,4 +108,108 @@ describe('alerting on two instances sharing one database', () => {
     }
     expect(receiver.to('/held')).toHaveLength(1);
   });
+  it('claims a notification once when two instances claim it at the same time (one statement started before the other committed)', async () => {
+    const t0 = baseTime();
+    await a.query(`mutation($input: AlertChannelInput!) { createAlertChannel(input: $input) { id } }` as never, {
+      input: { name: 'claim-hook', type: 'WEBHOOK', config: { url: `${receiver.url}/claim` } },
+    } as never);
+    await a.query(`mutation($input: AlertRuleInput!) { createAlertRule(input: $input) { id } }` as never, {
+      input: { name: 'claim_cpu', condition: 'claim_cpu > 80', window: '1m', for: '0s', groupWait: '0s', groupInterval: '30s', channels: ['claim-hook'] },
+    } as never);
+    await recordSystem(a, [{ name: 'claim_cpu', value: 95, at: new Date(t0 - S), tags: { host: 'web-3' } }]);
+    await a.app.services.alerting.tick(new Date(t0)); // FIRING: one notification queued, not sent yet
+
+    // B's claim statement takes its snapshot, then waits (a statement trigger, before it reads a row) while A claims,
+    // sends and records the notification; then B goes on, with a snapshot in which the notification is still due.
+    // This is the interleaving a loaded machine produces when both instances claim at once.
+    const admin = new pg.Client({ connectionString: a.databaseUrl });
+    await admin.connect();
+    const gate = 0x616c7274;
+    try {
+      await admin.query(`CREATE SEQUENCE test_claim_gate`);
+      await admin.query(`CREATE FUNCTION test_hold_claim() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          IF current_query() LIKE '%alerts.claimNotifications%' AND nextval('test_claim_gate') = 1 THEN
+            PERFORM pg_advisory_lock(${gate});
+            PERFORM pg_advisory_unlock(${gate});
+          END IF;
+          RETURN NULL;
+        END $$`);
+      await admin.query(`CREATE TRIGGER test_hold_claim BEFORE UPDATE ON alert_notifications FOR EACH STATEMENT EXECUTE FUNCTION test_hold_claim()`);
+      await admin.query(`SELECT pg_advisory_lock(${gate})`);
+      const late = b.app.services.alerting.deliverDue(new Date(t0));
+      await waitUntil(
+        async () => (await admin.query(`SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = ${gate} AND NOT granted`)).rowCount === 1,
+        "B's claim waiting after its snapshot",
+      );
+      await a.app.services.alerting.deliverDue(new Date(t0));
+      expect(receiver.to('/claim')).toHaveLength(1);
+      await admin.query(`SELECT pg_advisory_unlock(${gate})`);
+      expect(await late).toEqual({ sent: 0, retrying: 0, failed: 0 });
+    } finally {
+      await admin.query(`SELECT pg_advisory_unlock_all()`);
+      await admin.query(`DROP TRIGGER IF EXISTS test_hold_claim ON alert_notifications`);
+      await admin.query(`DROP FUNCTION IF EXISTS test_hold_claim()`);
+      await admin.query(`DROP SEQUENCE IF EXISTS test_claim_gate`);
+      await admin.end();
+    }
+    expect(receiver.to('/claim')).toHaveLength(1);
+  });
+});
+
+describe('alert delivery leases on two instances', () => {
+  let c: TestServer;
+  let d: TestServer;
+  let receiver: Receiver;
+  beforeAll(async () => {
+    receiver = await startReceiver();
+    // A 500 ms attempt timeout makes the lease 6.5 s (3 × timeout + 5 s), renewed every 2.2 s.
+    const env = { INSIGHTS_ALERT_ALLOW_PRIVATE_URLS: 'true', INSIGHTS_ALERT_DELIVERY_TIMEOUT_MS: '500' };
+    c = await startTestServer('postgres', { label: 'alerts_lease', env });
+    d = await startTestServer('postgres', { label: 'alerts_lease_b', env, databaseUrl: c.databaseUrl });
+  });
+  afterAll(async () => {
+    await d?.stop();
+    await c?.destroy();
+    await receiver?.close();
+  });
+
+  it('keeps a claim while its attempt outlasts the lease: the other instance does not send it again', async () => {
+    const t0 = baseTime();
+    await c.query(`mutation($input: AlertChannelInput!) { createAlertChannel(input: $input) { id } }` as never, {
+      input: { name: 'slow-hook', type: 'WEBHOOK', config: { url: `${receiver.url}/slow` } },
+    } as never);
+    await c.query(`mutation($input: AlertRuleInput!) { createAlertRule(input: $input) { id } }` as never, {
+      input: { name: 'slow_cpu', condition: 'slow_cpu > 80', window: '1m', for: '0s', groupWait: '0s', groupInterval: '30s', channels: ['slow-hook'] },
+    } as never);
+    await recordSystem(c, [{ name: 'slow_cpu', value: 95, at: new Date(t0 - S), tags: { host: 'web-4' } }]);
+    await c.app.services.alerting.tick(new Date(t0));
+
+    // C's attempt stalls after its claim (reading its channel waits on a table lock: a slow machine or database)
+    // for longer than the lease; D delivers meanwhile.
+    const locker = new pg.Client({ connectionString: c.databaseUrl });
+    const probe = new pg.Client({ connectionString: c.databaseUrl });
+    await Promise.all([locker.connect(), probe.connect()]);
+    const waitingOnChannels = async () =>
+      (await probe.query(`SELECT 1 FROM pg_locks l JOIN pg_class r ON r.oid = l.relation WHERE r.relname = 'alert_channels' AND NOT l.granted`)).rowCount ?? 0;
+    try {
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE alert_channels IN ACCESS EXCLUSIVE MODE');
+      const sending = c.app.services.alerting.deliverDue(new Date(t0));
+      await waitUntil(async () => (await waitingOnChannels()) === 1, "C's attempt stalled");
+      const [{ first }] = (await probe.query<{ first: Date }>(`SELECT lease_expires_at AS first FROM alert_notifications WHERE channel_name = 'slow-hook'`)).rows as [{ first: Date }];
+      await waitUntil(async () => (await probe.query(`SELECT 1 WHERE clock_timestamp() > $1::timestamptz + interval '1 second'`, [first])).rowCount === 1, 'the first lease to pass', 15_000);
+      let settled = false;
+      const other = d.app.services.alerting.deliverDue(new Date(t0 + 60_000)).finally(() => (settled = true));
+      // D either finds the claim held (and returns), or claimed it again and stalls on the channel too.
+      await waitUntil(async () => settled || (await waitingOnChannels()) === 2, "D's delivery");
+      await locker.query('COMMIT');
+      expect(await sending).toEqual({ sent: 1, retrying: 0, failed: 0 });
+      expect(await other).toEqual({ sent: 0, retrying: 0, failed: 0 });
+    } finally {
+      await locker.query('ROLLBACK').catch(() => undefined);
+      await Promise.all([locker.end(), probe.end()]);
+    }
+    expect(receiver.to('/slow')).toHaveLength(1);
+  }, 30_000);
 });
