@@ -250,6 +250,22 @@ describe.each(BACKENDS)('rollups on %s', (backend) => {
     expect(await services().rollups.pendingCount()).toBe(0);
   });
 
+  it('sees a write at once although reads share the pending minutes they looked up (one lookup per second)', async () => {
+    const day = START + 24 * DAY;
+    const query = { family: 'performanceMetrics' as const, from: new Date(day), to: new Date(day + DAY), interval: null, measures: [{ fn: 'count' as const }] };
+    await ingest('performanceMetrics', performanceRecords(20, 77, day + HOUR, HOUR));
+    await services().rollups.refresh();
+    const read = async () => (await services().analytics.aggregate(query, { cache: false })).rows[0]?.count;
+    // Several reads at once, as a dashboard's: all served from the rollups, nothing pending.
+    const first = await Promise.all([read(), read(), read()]);
+    expect(first).toEqual([20, 20, 20]);
+    // A write to a minute already folded in: the next read has it, within the second the lookup is kept.
+    await ingest('performanceMetrics', performanceRecords(1, 78, day + HOUR + 60_000, 1));
+    expect(await read()).toBe(21);
+    await services().rollups.refresh();
+    expect(await read()).toBe(21);
+  });
+
   it('folds in after a restart what was committed before it and never rolled up', async () => {
     const day = START + 20 * DAY;
     await ingest('performanceMetrics', performanceRecords(300, 42, day, 4 * HOUR));

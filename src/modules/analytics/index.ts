@@ -106,8 +106,12 @@ export const analyticsModule = defineModule({
     // Every write records the minutes it touched, in its own transaction (the rollups' invalidation log).
     services.ingestor.onWrite(recordInvalidations);
     // This instance's writes reach the cache before their answer; other instances' with their live events.
+    const reader = new RollupReader(services.db, tags, config.analytics.rollupMinuteRetentionDays);
+    rollups.onPendingChanged = (family) => reader.forgetPending(family);
     const noteBatch = (family: Family, records: readonly { timestamp: Date; createdAt: Date }[]) => {
-      if (records.length > 0) cache.noteWrite(family, (records[0] as { createdAt: Date }).createdAt.getTime(), oldestOf(records));
+      if (records.length === 0) return;
+      reader.forgetPending(family);
+      cache.noteWrite(family, (records[0] as { createdAt: Date }).createdAt.getTime(), oldestOf(records));
     };
     services.ingestor.onCommitted((stored: StoredByFamily) => {
       for (const family of FAMILIES) noteBatch(family, stored[family]);
@@ -116,7 +120,7 @@ export const analyticsModule = defineModule({
     const stopActivities = services.live.on('activities.recorded', (batch) => noteBatch('activities', batch.records));
     return {
       services: {
-        analytics: new AnalyticsService(services.db, services.log, new RollupReader(services.db, tags, config.analytics.rollupMinuteRetentionDays), cache, {
+        analytics: new AnalyticsService(services.db, services.log, reader, cache, {
           countCap: config.analytics.countCap,
           cache: config.analytics.cache,
         }),

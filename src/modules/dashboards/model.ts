@@ -130,11 +130,17 @@ export function relativeMs(text: string): number | null {
 
 /**
  * The instants a time range stands for now. A relative range ends now (to the millisecond, so a write shows at
- * once) and starts at the beginning of its first minute: a whole minute is read from the rollups, where a part
- * of one would be read from raw rows.
+ * once) and starts at the beginning of its first bucket: its first hour when it spans more than six hours (its
+ * charts have hourly or daily points), else its first minute. As in PostHog, the first point of a chart is then a
+ * whole bucket rather than a dip, and the start is read from hour (or minute) rollups instead of the minutes and
+ * raw rows of a partial hour.
  */
 export function resolveRange(range: TimeRange, now = Date.now()): { from: Date; to: Date } {
-  if ('relative' in range) return { from: new Date(Math.floor((now - (relativeMs(range.relative) as number)) / 60_000) * 60_000), to: new Date(now) };
+  if ('relative' in range) {
+    const length = relativeMs(range.relative) as number;
+    const unit = length > 6 * 3_600_000 ? 3_600_000 : 60_000;
+    return { from: new Date(Math.floor((now - length) / unit) * unit), to: new Date(now) };
+  }
   return { from: new Date(range.from), to: new Date(range.to) };
 }
 

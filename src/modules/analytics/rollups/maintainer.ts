@@ -96,6 +96,8 @@ export class RollupMaintainer {
   /** Serialises maintenance in this process (PGlite has one process; PostgreSQL adds an advisory lock). */
   private local: Promise<unknown> = Promise.resolve();
   lastRefresh: { at: Date; stats: RefreshStats } | null = null;
+  /** Told when this instance adds or folds pending minutes of a family (readers remember them briefly). */
+  onPendingChanged: (family: Family) => void = () => undefined;
 
   constructor(
     private readonly db: Database,
@@ -149,6 +151,7 @@ export class RollupMaintainer {
       while (performance.now() < deadline) {
         const chunk = await this.db.transaction((tx) => this.refreshChunk(tx, family, options.settledOnly === true));
         if (chunk === null) break;
+        this.onPendingChanged(family);
         worked = true;
         stats.minutes += chunk.minutes;
         stats.records += chunk.records;
@@ -432,6 +435,7 @@ export class RollupMaintainer {
         INSERT INTO rollup_invalidations (family, bucket)
         SELECT DISTINCT ${family}, date_trunc('minute', "timestamp") FROM ${rawTable(family)}
         WHERE "timestamp" >= ${from} AND "timestamp" < ${to}`);
+      this.onPendingChanged(family);
     }
     const total: RefreshStats = { families: [], minutes: 0, records: 0, rows: 0, ms: 0 };
     for (;;) {
@@ -448,7 +452,12 @@ export class RollupMaintainer {
         for (const family of families) if (family !== 'activities') await this.extendMinuteSlicesFrom(family, from, to);
         // A rebuild may have changed the rollup tables' size by orders of magnitude: fresh statistics keep the
         // reads' plans right without waiting for autovacuum.
-        if (this.db.kind === 'postgres') await this.db.query(sql`/* rollups.analyze */ ANALYZE metric_rollups, activity_rollups, activity_user_rollups`);
+        if (this.db.kind === 'postgres') {
+          await this.db.query(sql`/* rollups.analyze */ ANALYZE metric_rollups, activity_rollups, activity_user_rollups`);
+          // The rebuild queued and folded one invalidation per minute: their dead index entries go now, not when
+          // autovacuum gets to them (every read looks pending minutes up in that index).
+          await this.db.query(sql`/* rollups.vacuumInvalidations */ VACUUM rollup_invalidations`);
+        }
         return total;
       }
       await new Promise((resolve) => setTimeout(resolve, 200));
@@ -520,6 +529,7 @@ export class RollupMaintainer {
       }
       return 'rebuilding' as const;
     });
+    if (outcome === 'rebuilding') for (const family of FAMILIES) this.onPendingChanged(family);
     if (outcome === 'rebuilding') this.log.warn({ tags: this.tags }, 'rollup tags changed (or first start with rollups): rollups are being rebuilt from raw rows; reads use raw rows meanwhile');
     return outcome;
   }

@@ -1,5 +1,5 @@
 import { join, sql, type Queryable, type Sql } from '../../../core/db/sql.js';
-import type { MetricFamily } from '../../../core/records.js';
+import type { Family, MetricFamily } from '../../../core/records.js';
 import { Prisma } from '../../../generated/prisma/client.js';
 import type { RecordFilter } from '../../records/filters.js';
 import { sqlConditions } from '../../records/filters.js';
@@ -90,11 +90,16 @@ function sketchNeeds(query: AggregateQuery): SketchNeeds {
 
 type Horizons = { [R in Resolution]?: number };
 
+/** How long a family's pending minutes are shared by reads when no write of it is seen. */
+const PENDING_TTL_MS = 1_000;
+const MAX_PENDING_KEPT = 5_000;
+
 /** How long the rollups' horizons (what retention pruned) are trusted before being read again. */
 const HORIZON_TTL_MS = 60_000;
 
 export class RollupReader {
   private horizons: { loadedAt: number; value: Horizons } | null = null;
+  private readonly pending = new Map<Family, { at: number; buckets: Promise<number[] | null> }>();
   /** Per metric family, the first minute stored with per-tag slices (rollup_state `minuteSlicesFrom:<family>`). */
   private minuteSlicesFrom: { [F in MetricFamily]?: number } = {};
 
@@ -124,12 +129,48 @@ export class RollupReader {
     return isMetricFamily(query.family) ? this.readMetrics(query, query.family) : this.readActivities(query);
   }
 
+  /**
+   * A write of the family was committed (here, or on another instance: its live event), or this instance folded
+   * some of its minutes in: the pending minutes remembered for it are stale.
+   */
+  forgetPending(family: Family): void {
+    this.pending.delete(family);
+  }
+
   /** Minutes of the range with writes not yet folded into the rollups. */
-  private async pendingMinutes(family: string, from: number, to: number): Promise<Set<number>> {
+  private async pendingMinutes(family: Family, from: number, to: number): Promise<Set<number>> {
+    const start = Math.floor(from / 60_000) * 60_000;
+    const buckets = await this.familyPending(family);
+    if (buckets) return new Set(buckets.filter((bucket) => bucket >= start && bucket < to));
     const rows = await this.db.query<{ bucket: number }>(sql`/* rollups.pendingMinutes */
       SELECT DISTINCT (extract(epoch FROM bucket) * 1000)::float8 AS bucket FROM rollup_invalidations
-      WHERE family = ${family} AND bucket >= ${new Date(Math.floor(from / 60_000) * 60_000)} AND bucket < ${new Date(to)}`);
+      WHERE family = ${family} AND bucket >= ${new Date(start)} AND bucket < ${new Date(to)}`);
     return new Set(rows.map((row) => row.bucket));
+  }
+
+  /**
+   * Every pending minute of a family, shared by the reads of the next PENDING_TTL_MS (a dashboard's dozen reads
+   * start together: one query, not twelve) and forgotten at the family's next write; null when there are too
+   * many to keep (a backlog: each read then asks for its own range). Minutes folded meanwhile are read from raw
+   * rows, which is still exact; only another instance's write is seen up to its live event later.
+   */
+  private familyPending(family: Family): Promise<number[] | null> {
+    const now = Date.now();
+    const known = this.pending.get(family);
+    if (known && now - known.at < PENDING_TTL_MS) return known.buckets;
+    const buckets = this.db
+      .query<{ bucket: number }>(sql`/* rollups.familyPending */
+        SELECT DISTINCT (extract(epoch FROM bucket) * 1000)::float8 AS bucket FROM rollup_invalidations
+        WHERE family = ${family} LIMIT ${MAX_PENDING_KEPT + 1}`)
+      .then((rows) => (rows.length > MAX_PENDING_KEPT ? null : rows.map((row) => row.bucket)));
+    const entry = { at: now, buckets };
+    this.pending.set(family, entry);
+    // A write committed while the query ran may be missing from its answer: noteWrite drops the entry, so that
+    // answer serves only the reads already waiting for it (they began before the write). A failure is not kept.
+    buckets.catch(() => {
+      if (this.pending.get(family) === entry) this.pending.delete(family);
+    });
+    return buckets;
   }
 
   private async plan(query: AggregateQuery, resolutions: Resolution[]): Promise<Plan | null> {
@@ -190,27 +231,25 @@ export class RollupReader {
       const after = ranges.filter(([, end]) => end > from).map(([start, end]): Range => [Math.max(start, from), end]);
       return [[resolution, FULL_SLICE, before], [resolution, slice, after]];
     });
-    const reads = perSlice
+    // Every resolution in one statement (one round trip; each branch is its own index range scan).
+    const branches = perSlice
       .filter(([, , ranges]) => ranges.length > 0)
-      .map(([resolution, stored, ranges]) =>
-        this.db.query<StoredMetricRollup>(sql`/* rollups.readMetricRollups */
-          SELECT ${columns} FROM metric_rollups
-          WHERE resolution = ${resolution} AND slice = ${stored} AND ${join(conditions, ' AND ')} AND (${rangesSql(ranges, 'bucket')})${tagCondition}`),
+      .map(
+        ([resolution, stored, ranges]) => sql`(SELECT ${columns} FROM metric_rollups
+          WHERE resolution = ${resolution} AND slice = ${stored} AND ${join(conditions, ' AND ')} AND (${rangesSql(ranges, 'bucket')})${tagCondition})`,
       );
     // Awaited together: a rollup read failing first must not leave the raw read's rejection unhandled.
     const [rollupRows, records] = await Promise.all([
-      Promise.all(reads),
+      branches.length > 0 ? this.db.query<StoredMetricRollup>(sql`/* rollups.readMetricRollups */ ${join(branches, ' UNION ALL ')}`) : [],
       readMetricRecords(this.db, family, plan.raw, this.tags, this.rawConditions(query, family)),
     ]);
-    for (const rows of rollupRows) {
-      for (const row of rows) {
-        const values: Record<string, string | null> = {};
-        const dims = groupTags.length > 0 ? (JSON.parse(row.dims) as Record<string, string>) : {};
-        for (const dimension of groupBy) {
-          values[dimension] = dimension === 'metricName' ? row.metric_name : dimension === 'appName' && family === 'applicationMetrics' ? row.app_name : (dims[dimension] ?? null);
-        }
-        groupOf(toBucket(row.bucket.getTime()), values).absorb(partialOfMetricRow(row));
+    for (const row of rollupRows) {
+      const values: Record<string, string | null> = {};
+      const dims = groupTags.length > 0 ? (JSON.parse(row.dims) as Record<string, string>) : {};
+      for (const dimension of groupBy) {
+        values[dimension] = dimension === 'metricName' ? row.metric_name : dimension === 'appName' && family === 'applicationMetrics' ? row.app_name : (dims[dimension] ?? null);
       }
+      groupOf(toBucket(row.bucket.getTime()), values).absorb(partialOfMetricRow(row));
     }
     for (const record of records) {
       const values: Record<string, string | null> = {};
@@ -262,20 +301,17 @@ export class RollupReader {
         ? sql`activity_type = ANY(${types}::text[])`
         : sql`activity_type <> ''`
       : sql`activity_type = ''`;
-    const reads = (Object.entries(plan.rollups) as [Resolution, Range[]][])
+    const branches = (Object.entries(plan.rollups) as [Resolution, Range[]][])
       .filter(([, ranges]) => ranges.length > 0)
-      .map(([resolution, ranges]) =>
-        this.db.query<StoredActivityRollup>(sql`/* rollups.readActivityRollups */
-          SELECT bucket, activity_type, count::float8 AS count${needsUsers ? sql`, users` : Prisma.empty} FROM activity_rollups
-          WHERE resolution = ${resolution} AND ${typeCondition} AND (${rangesSql(ranges, 'bucket')})`),
+      .map(
+        ([resolution, ranges]) => sql`(SELECT bucket, activity_type, count::float8 AS count${needsUsers ? sql`, users` : Prisma.empty} FROM activity_rollups
+          WHERE resolution = ${resolution} AND ${typeCondition} AND (${rangesSql(ranges, 'bucket')}))`,
       );
     const [rollupRows, rawRecords] = await Promise.all([
-      Promise.all(reads),
+      branches.length > 0 ? this.db.query<StoredActivityRollup>(sql`/* rollups.readActivityRollups */ ${join(branches, ' UNION ALL ')}`) : [],
       readActivityRecords(this.db, plan.raw, types.length > 0 ? [sql`activity_type = ANY(${types}::text[])`] : []),
     ]);
-    for (const rows of rollupRows) {
-      for (const row of rows) groupOf(toBucket(row.bucket.getTime()), row.activity_type).absorb(partialOfActivityRow(row));
-    }
+    for (const row of rollupRows) groupOf(toBucket(row.bucket.getTime()), row.activity_type).absorb(partialOfActivityRow(row));
     for (const record of rawRecords) addActivityRecord(groupOf(toBucket(record.ts), record.type), record);
     return { ...this.finish(query, merged, true), mixed: plan.raw.length > 0 };
   }
