@@ -324,9 +324,14 @@ export async function runAnalyticsBenchmark(options: AnalyticsBenchmarkOptions):
     } finally {
       await rawClient.end();
     }
+    // The reads with a target first; the stress read (no target) last, so that the RSS target is judged on the
+    // issue's reads and what the stress read adds is printed beside it.
+    const ordered = [...measured.filter((entry) => entry.read.target !== false), ...measured.filter((entry) => entry.read.target === false)];
     for (const cache of [false, true]) {
       service = await startService(scratch.url, { env: { INSIGHTS_ANALYTICS_CACHE: String(cache) } });
-      for (const entry of measured) {
+      let targetRss = Number.NaN;
+      for (const entry of ordered) {
+        if (!cache && entry.read.target === false && Number.isNaN(targetRss)) targetRss = await rssMegabytes(service.pid);
         await gql(service, entry.read, signal); // warm-up: connections, plans, (with the cache) the entry
         for (let run = 0; run < options.runs; run += 1) (cache ? entry.warm : entry.cold).push(await time(() => gql(service as RunningService, entry.read, signal)));
         // Resident memory once this read has run (cumulative: RSS rarely shrinks), to see which read grows it.
@@ -334,8 +339,9 @@ export async function runAnalyticsBenchmark(options: AnalyticsBenchmarkOptions):
       }
       if (!cache) {
         const rss = await rssMegabytes(service.pid);
-        print(`  service RSS after the reads: ${fixed(rss, 0)} MB (target ≤ 300 MB)`);
-        if (rss > 300) problems.push(`service RSS ${fixed(rss, 0)} MB above 300 MB`);
+        if (Number.isNaN(targetRss)) targetRss = rss;
+        print(`  service RSS after the reads with a target: ${fixed(targetRss, 0)} MB (target ≤ 300 MB); after the stress read too: ${fixed(rss, 0)} MB (no target)`);
+        if (targetRss > 300) problems.push(`service RSS ${fixed(targetRss, 0)} MB above 300 MB`);
       }
       await service.stop();
       service = undefined;
