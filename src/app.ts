@@ -61,7 +61,9 @@ const executeMarkingRequestErrors: typeof execute = (args) => {
           positions: error.positions,
           path: error.path,
           originalError: error.originalError,
-          extensions: { ...error.extensions, http: { status: 400 } },
+          // Variable values that do not fit their types: the caller's input, so BAD_USER_INPUT (graphql-js gives
+          // them no code; its message names the variable and the item, e.g. at "i[0].value").
+          extensions: { code: 'BAD_USER_INPUT', ...error.extensions, http: { status: 400 } },
         }),
     ),
   };

@@ -533,9 +533,18 @@ describe('schema privacy, CSRF and methods', () => {
       query: 'mutation($i: SystemMetricInput!) { recordSystemMetric(input: $i) { id } }',
       variables: { i: { metricNam: 'a', metricType: 'GAUG', value: 1 } },
     }, { key: ingestKey });
-    expect(response.status).toBeLessThan(500);
+    expect(response.status).toBe(400);
     expect(response.json?.errors?.length).toBeGreaterThan(0);
     expect(response.text).not.toMatch(/Did you mean/);
+    // A value of the wrong type: a coded error naming the variable and the item.
+    const wrong = await postGraphQL(server.url, {
+      query: 'mutation($i: [SystemMetricInput!]!) { recordSystemMetrics(input: $i) { count } }',
+      variables: { i: [{ metricName: 'a', metricType: 'GAUGE', value: 1 }, { metricName: 'a', metricType: 'GAUGE', value: 'x' }] },
+    }, { key: ingestKey });
+    expect(wrong.status).toBe(400);
+    expect(wrong.json?.errors).toHaveLength(1);
+    expect(wrong.json?.errors?.[0]?.message).toContain('"i[1].value"');
+    expect(wrong.json?.errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT' });
   });
 
   it('serves GraphiQL to ADMIN keys only, and without an ADMIN key nothing can introspect', async () => {
