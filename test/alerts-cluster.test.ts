@@ -13,6 +13,19 @@ import { waitUntil } from './support/wait.js';
 
 const S = 1000;
 
+/**
+ * Through `server`'s API: a webhook channel `<name>-hook` to the receiver's `/<name>`, and a rule `<name>_cpu > 80`
+ * (window 1m, no group wait) that notifies it.
+ */
+async function webhookRule(server: TestServer, receiver: Receiver, name: string, forDuration: string): Promise<void> {
+  await server.query(`mutation($input: AlertChannelInput!) { createAlertChannel(input: $input) { id } }` as never, {
+    input: { name: `${name}-hook`, type: 'WEBHOOK', config: { url: `${receiver.url}/${name}` } },
+  } as never);
+  await server.query(`mutation($input: AlertRuleInput!) { createAlertRule(input: $input) { id } }` as never, {
+    input: { name: `${name}_cpu`, condition: `${name}_cpu > 80`, window: '1m', for: forDuration, groupWait: '0s', groupInterval: '30s', channels: [`${name}-hook`] },
+  } as never);
+}
+
 describe('alerting on two instances sharing one database', () => {
   let a: TestServer;
   let b: TestServer;
@@ -32,12 +45,7 @@ describe('alerting on two instances sharing one database', () => {
 
   it('sends one notification per step (firing, resolved), whoever evaluates, and streams events from either instance', async () => {
     const t0 = baseTime();
-    await a.query(`mutation($input: AlertChannelInput!) { createAlertChannel(input: $input) { id } }` as never, {
-      input: { name: 'cluster-hook', type: 'WEBHOOK', config: { url: `${receiver.url}/cluster` } },
-    } as never);
-    await a.query(`mutation($input: AlertRuleInput!) { createAlertRule(input: $input) { id } }` as never, {
-      input: { name: 'cluster_cpu', condition: 'cluster_cpu > 80', window: '1m', for: '30s', groupWait: '0s', groupInterval: '30s', channels: ['cluster-hook'] },
-    } as never);
+    await webhookRule(a, receiver, 'cluster', '30s');
 
     const client = connectSubscriptions(b.url);
     await client.connected;
@@ -85,12 +93,7 @@ describe('alerting on two instances sharing one database', () => {
 
   it('never sends a notification twice while its first send is under way, whatever time each instance delivers for', async () => {
     const t0 = baseTime();
-    await a.query(`mutation($input: AlertChannelInput!) { createAlertChannel(input: $input) { id } }` as never, {
-      input: { name: 'held-hook', type: 'WEBHOOK', config: { url: `${receiver.url}/held` } },
-    } as never);
-    await a.query(`mutation($input: AlertRuleInput!) { createAlertRule(input: $input) { id } }` as never, {
-      input: { name: 'held_cpu', condition: 'held_cpu > 80', window: '1m', for: '0s', groupWait: '0s', groupInterval: '30s', channels: ['held-hook'] },
-    } as never);
+    await webhookRule(a, receiver, 'held', '0s');
     await recordSystem(a, [{ name: 'held_cpu', value: 95, at: new Date(t0 - S), tags: { host: 'web-2' } }]);
     const release = receiver.holdNext('/held');
     try {
@@ -110,12 +113,7 @@ describe('alerting on two instances sharing one database', () => {
   });
   it('claims a notification once when two instances claim it at the same time (one statement started before the other committed)', async () => {
     const t0 = baseTime();
-    await a.query(`mutation($input: AlertChannelInput!) { createAlertChannel(input: $input) { id } }` as never, {
-      input: { name: 'claim-hook', type: 'WEBHOOK', config: { url: `${receiver.url}/claim` } },
-    } as never);
-    await a.query(`mutation($input: AlertRuleInput!) { createAlertRule(input: $input) { id } }` as never, {
-      input: { name: 'claim_cpu', condition: 'claim_cpu > 80', window: '1m', for: '0s', groupWait: '0s', groupInterval: '30s', channels: ['claim-hook'] },
-    } as never);
+    await webhookRule(a, receiver, 'claim', '0s');
     await recordSystem(a, [{ name: 'claim_cpu', value: 95, at: new Date(t0 - S), tags: { host: 'web-3' } }]);
     await a.app.services.alerting.tick(new Date(t0)); // FIRING: one notification queued, not sent yet
 
@@ -176,12 +174,7 @@ describe('alert delivery leases on two instances', () => {
 
   it('keeps a claim while its attempt outlasts the lease: the other instance does not send it again', async () => {
     const t0 = baseTime();
-    await c.query(`mutation($input: AlertChannelInput!) { createAlertChannel(input: $input) { id } }` as never, {
-      input: { name: 'slow-hook', type: 'WEBHOOK', config: { url: `${receiver.url}/slow` } },
-    } as never);
-    await c.query(`mutation($input: AlertRuleInput!) { createAlertRule(input: $input) { id } }` as never, {
-      input: { name: 'slow_cpu', condition: 'slow_cpu > 80', window: '1m', for: '0s', groupWait: '0s', groupInterval: '30s', channels: ['slow-hook'] },
-    } as never);
+    await webhookRule(c, receiver, 'slow', '0s');
     await recordSystem(c, [{ name: 'slow_cpu', value: 95, at: new Date(t0 - S), tags: { host: 'web-4' } }]);
     await c.app.services.alerting.tick(new Date(t0));
 
