@@ -10,8 +10,8 @@ import { postGraphQL } from './harness.js';
 /**
  * Ingest throughput: rows/s through the recordSystemMetrics mutation over HTTP, against PostgreSQL's own
  * COPY into an identical table in the same database. COPY is the ceiling for getting rows into PostgreSQL,
- * so the ratio says how much the service (HTTP, GraphQL, validation, INSERT … unnest, RETURNING, publish)
- * costs on top of the database work itself.
+ * so the ratio says how much the service (HTTP, GraphQL, validation, ids, its own COPY, the rollup
+ * invalidations, publish) costs on top of the database work itself.
  */
 
 /** Ratio GraphQL/COPY we hold ourselves to now, and the one we are working towards. */
@@ -140,7 +140,7 @@ async function mapYielding<T, R>(items: readonly T[], fn: (item: T) => R): Promi
   return results;
 }
 
-// Same columns the service's INSERT … unnest writes; id and created_at come from the table defaults in both paths.
+// Same columns the service writes; here id and created_at come from the table defaults (the service sends its own).
 const COPY_COLUMNS = '(metric_name, metric_type, value, unit, host, tags, dimensions, "timestamp")';
 const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
 const copyField = (value: string | null) =>

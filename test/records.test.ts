@@ -193,6 +193,48 @@ describe.each(BACKENDS)('records on %s', (backend) => {
     expect(lists.userActivities.edges.map((edge) => edge.node.activityType)).toEqual(['ingest_test']);
   });
 
+  it('stores a batch holding every awkward character and number exactly as given (COPY text escapes on PostgreSQL)', async () => {
+    // Each field of a PostgreSQL batch travels in COPY's text format, where tab, newline, carriage return and
+    // backslash delimit or escape, `\N` means null and `\.` alone on a line ends the data.
+    const awkward = ['tab\there', 'line\nbreak', 'carriage\rreturn', 'back\\slash', '\\.', '\\N', '\\\\N', 'quote " and \' and `', 'accents é ü ß, CJK 漢字, emoji 🚀', '{"looks":"like json"}', ' spaced '];
+    const activities = awkward.map((text, index) => ({
+      userId: `copy-user-${index % 2}`,
+      activityType: 'copy_escapes',
+      description: text,
+      userAgent: `${text}\t${index}`,
+      referrer: index === 3 ? null : `https://example.com/${encodeURIComponent(text)}`,
+      metadata: { text, nested: { list: [text, index, true, null], [text.slice(0, 20) || 'empty']: 'key' } },
+      timestamp: at(index),
+    }));
+    const values = [0.1 + 0.2, 1e-7, -123456.789, 5e-324, 1e99, -1e100, 0, -0.5, 2 ** 53 + 2, 1 / 3, 42];
+    const metrics = values.map((value, index) => ({
+      appName: 'copy-app', metricName: 'copy_values', metricType: 'GAUGE' as const, value, unit: (awkward[index] as string).slice(0, 20),
+      tags: { text: awkward[index] as string, n: index }, timestamp: at(index),
+    }));
+    const stored = await server.query(
+      graphql(`mutation CopyEscapes($activities: [UserActivityInput!]!, $metrics: [ApplicationMetricInput!]!) {
+        recordUserActivities(input: $activities) { count }
+        recordApplicationMetrics(input: $metrics) { count }
+      }`),
+      { activities, metrics },
+    );
+    expect(stored).toEqual({ recordUserActivities: { count: awkward.length }, recordApplicationMetrics: { count: values.length } });
+    const read = await server.query(
+      graphql(`query CopyEscapesRead {
+        userActivities(filter: { activityTypes: ["copy_escapes"] }, first: 100) {
+          edges { node { userId activityType description userAgent referrer metadata timestamp } }
+        }
+        applicationMetrics(filter: { appName: "copy-app" }, first: 100) { edges { node { value unit tags timestamp } } }
+      }`),
+      {},
+    );
+    // Newest first: reverse to the order written.
+    expect(read.userActivities.edges.map((edge) => edge.node).reverse()).toEqual(activities);
+    expect(read.applicationMetrics.edges.map((edge) => edge.node).reverse()).toEqual(
+      metrics.map(({ value, unit, tags, timestamp }) => ({ value, unit, tags, timestamp })),
+    );
+  });
+
   it('pages newest first with cursors and a stable totalCount', async () => {
     const input = Array.from({ length: 25 }, (_, i) => ({
       metricName: 'paged_metric', metricType: 'GAUGE' as const, value: i, tags: { host: 'pager' }, timestamp: at(i),

@@ -2,6 +2,7 @@ import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { graphql } from './generated/gql.js';
 import type { SystemMetricInput } from './generated/graphql.js';
+import { jsonLargerThan } from '../src/core/input.js';
 import { ADMIN_KEY, BACKENDS, startTestServer, type GraphQLResponse, type TestServer } from './support/server.js';
 
 // "Refuse bad input": every violation is the caller's error (HTTP status < 500, BAD_USER_INPUT, extensions.issues
@@ -79,6 +80,35 @@ const PAST = '2025-01-01T00:00:00.000Z';
 const manyTags = (count: number) => Object.fromEntries(Array.from({ length: count }, (_, i) => [`k${i}`, i % 2 === 0 ? `v${i}` : i]));
 /** An object whose JSON text is exactly `bytes` bytes long: {"s":"xxx…"}. */
 const jsonOfBytes = (bytes: number) => ({ s: 'x'.repeat(bytes - '{"s":""}'.length) });
+
+describe('the JSON size check', () => {
+  // It first bounds the size without serialising; a bound that fell short of the real size would let an
+  // oversized value through, so the answer is checked against JSON.stringify on either side of the exact size.
+  it('agrees with JSON.stringify at the exact byte size of random values', () => {
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const pieces = ['a', 'é', '漢', '🚀', '\ud800', '"', '\\', '\n', '\u0001', '\u2028', ' '];
+    const text = () => Array.from({ length: Math.floor(random() * 40) }, () => pieces[Math.floor(random() * pieces.length)]).join('');
+    const numbers = [0, -0.0000033230861596183555, -1.2691805956600267e-117, 1e21, -1e100, 0.1 + 0.2, 5e-324];
+    const value = (depth: number): unknown => {
+      const pick = random();
+      if (depth > 3 || pick < 0.3) return text();
+      if (pick < 0.45) return numbers[Math.floor(random() * numbers.length)];
+      if (pick < 0.5) return random() < 0.5 ? null : true;
+      if (pick < 0.7) return Array.from({ length: Math.floor(random() * 6) }, () => value(depth + 1));
+      return Object.fromEntries(Array.from({ length: Math.floor(random() * 6) }, () => [text(), value(depth + 1)]));
+    };
+    for (let round = 0; round < 2_000; round++) {
+      const candidate = value(0);
+      const bytes = Buffer.byteLength(JSON.stringify(candidate), 'utf8');
+      expect(jsonLargerThan(candidate, bytes)).toBe(false);
+      expect(jsonLargerThan(candidate, bytes - 1)).toBe(true);
+    }
+  });
+});
 
 describe.each(BACKENDS)('validation on %s', (backend) => {
   let server: TestServer;

@@ -102,6 +102,36 @@ export function jsonProblem(value: unknown): string | null {
   return null;
 }
 
+/**
+ * An upper bound on the UTF-8 size of JSON.stringify(value), stopping once it passes `limit`: each UTF-16 unit
+ * of a string takes at most 6 bytes (a \uXXXX escape), a number at most 32 characters. Most values are far
+ * below the limit, so checking the bound first spares serialising every JSON field twice.
+ */
+function jsonSizeBound(value: unknown, limit: number): number {
+  if (typeof value === 'string') return 2 + 6 * value.length;
+  if (typeof value === 'number') return 32;
+  if (typeof value !== 'object' || value === null) return 5;
+  let size = 2;
+  if (Array.isArray(value)) {
+    for (const inner of value) {
+      size += 1 + jsonSizeBound(inner, limit);
+      if (size > limit) return size;
+    }
+    return size;
+  }
+  for (const key in value) {
+    size += 4 + 6 * key.length + jsonSizeBound((value as Record<string, unknown>)[key], limit);
+    if (size > limit) return size;
+  }
+  return size;
+}
+
+/** Whether value, as JSON, takes more than `limit` bytes of UTF-8. */
+export function jsonLargerThan(value: unknown, limit: number): boolean {
+  if (jsonSizeBound(value, limit) <= limit) return false;
+  return Buffer.byteLength(JSON.stringify(value) ?? 'null', 'utf8') > limit;
+}
+
 /** A string of at most `max` characters that PostgreSQL can store as given (zod form, for filters and admin inputs). */
 export const text = (max: number) =>
   z

@@ -1,7 +1,6 @@
 import { defineConfigSection, intFromEnv, optionalVar } from '../../core/config.js';
 import { defineModule } from '../../core/module.js';
 import { Ingestor } from './ingestor.js';
-import { rememberMetricFamilies } from './live.js';
 import './schema.js';
 
 // The five record families: ingest (validation, bulk writes, idempotency), filters, live topics and the
@@ -35,11 +34,7 @@ export const recordsModule = defineModule({
   setup({ services }) {
     services.live.listen('metrics.recorded');
     services.live.listen('activities.recorded');
-    const forget = rememberMetricFamilies(services.live);
-    return {
-      services: { ingestor: new Ingestor(services.db, services.bus, services.config.ingest.batchSize) },
-      stop: forget,
-    };
+    return { services: { ingestor: new Ingestor(services.db, services.bus, services.config.ingest.batchSize) } };
   },
 });
 

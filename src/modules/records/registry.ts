@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { LIMITS, NAME_PATTERN, jsonProblem, textProblem } from '../../core/input.js';
+import { LIMITS, NAME_PATTERN, jsonLargerThan, jsonProblem, textProblem } from '../../core/input.js';
 import type { JsonObject } from '../../core/json.js';
 import { FAMILIES, METRIC_TYPES, type Family, type MetricKind, type RowOf } from '../../core/records.js';
 
@@ -100,22 +100,11 @@ function numberProblem(value: unknown, min: number, max: number, range: string):
   return value < min || value > max ? range : null;
 }
 
-// Each JSON field is serialised once: for its size check here, then reused by the bulk writer.
-const serialised = new WeakMap<object, string>();
-export function serializeJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  let json = serialised.get(value);
-  if (json === undefined) {
-    json = JSON.stringify(value);
-    serialised.set(value, json);
-  }
-  return json;
-}
-
-const jsonBytes = (value: unknown) => Buffer.byteLength(serializeJson(value), 'utf8');
+/** A JSON field as stored: serialised once, by the bulk writer (validation only bounds its size, see jsonLargerThan). */
+export const serializeJson = (value: unknown): string => JSON.stringify(value) ?? 'null';
 
 function jsonFieldProblem(value: unknown): string | null {
-  if (jsonBytes(value) > LIMITS.jsonMaxBytes) return `must be at most ${LIMITS.jsonMaxBytes} bytes as JSON`;
+  if (jsonLargerThan(value, LIMITS.jsonMaxBytes)) return `must be at most ${LIMITS.jsonMaxBytes} bytes as JSON`;
   return jsonProblem(value);
 }
 
@@ -138,7 +127,7 @@ function tagsProblem(value: unknown): string | null {
     const problem = jsonProblem(inner);
     if (problem) return `value of "${key}" ${problem}`;
   }
-  return jsonBytes(value) > LIMITS.jsonMaxBytes ? `must be at most ${LIMITS.jsonMaxBytes} bytes as JSON` : null;
+  return jsonLargerThan(value, LIMITS.jsonMaxBytes) ? `must be at most ${LIMITS.jsonMaxBytes} bytes as JSON` : null;
 }
 
 /** A timestamp at most an hour ahead of receipt (clock skew); the check needs the receipt time. */

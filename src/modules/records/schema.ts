@@ -9,7 +9,7 @@ import { parseFilter, prismaWhere } from './filters.js';
 import { idempotencyClaim } from './idempotency.js';
 import { isNullable, REGISTRY, type FamilyDescriptor, type FieldSpec, type GraphQLScalar } from './registry.js';
 import { activityMatcher, metricMatcher } from './streams.js';
-import { metricKindOf } from './live.js';
+import { markingFamilies, metricKindOf } from './live.js';
 
 // The GraphQL face of the record families, generated from the registry: one object, input and filter type per
 // family, and the same five fields for each (list, by id, record one, record a batch, and its part of ingest).
@@ -360,7 +360,7 @@ builder.subscriptionFields((t) => ({
       'in write order per writer.',
     args: { filter: t.arg({ type: MetricStreamFilter, description: 'Which records to deliver; all when absent.' }) },
     subscribe: (_root, args, ctx) =>
-      ctx.live.stream('metrics.recorded', metricMatcher({ ...args.filter, tags: parseStreamTags(args.filter?.tags) })) as AsyncIterable<Row>,
+      ctx.live.stream('metrics.recorded', markingFamilies(metricMatcher({ ...args.filter, tags: parseStreamTags(args.filter?.tags) }))) as AsyncIterable<Row>,
     resolve: (record) => record,
   }),
   activityRecorded: t.field({
