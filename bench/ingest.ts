@@ -21,6 +21,7 @@ export const RATIO_GOAL_LATER = 0.5;
 // Generous: a batch normally takes tens of milliseconds; only a wedged server gets near this.
 const REQUEST_TIMEOUT_MS = 60_000;
 const COPY_CHUNK_ROWS = 1_000;
+const COPY_RUNS = 2;
 // Fixed so every run writes the same data and results are comparable across commits.
 const SEED = 0x1a5c_2024;
 
@@ -330,15 +331,23 @@ export async function runIngestBenchmark(options: IngestBenchmarkOptions): Promi
     // ---- COPY baseline -------------------------------------------------------------------------------------
     await pool.query('CREATE TABLE bench_copy (LIKE system_metrics INCLUDING ALL)');
     const [copyIndexes, realIndexes] = [await indexCount(pool, 'bench_copy'), await indexCount(pool, 'system_metrics')];
-    print('Ingest: COPY warm-up, then timed COPY…');
+    print(`Ingest: COPY warm-up, then timed COPY (${COPY_RUNS} runs)…`);
     await timedCopy(pool, [[copyText(warmupRecords.slice(0, batchSize))]]);
-    await pool.query('TRUNCATE bench_copy');
-    await checkpoint(pool);
-    const copyRun = await timedCopy(pool, copyShares);
-    const copyStored = await countRows(pool, 'bench_copy');
-    if (copyRun.rows !== rows || copyStored !== rows) {
-      problems.push(`COPY: expected ${rows} rows, COPY reported ${copyRun.rows}, bench_copy holds ${copyStored}`);
+    // COPY is timed twice and the faster run is the baseline: a single 1-second run varied by a third from one
+    // benchmark to the next on this machine, and the faster of two is the stricter yardstick for the service.
+    const copyRuns: { rows: number; seconds: number }[] = [];
+    let copyStored = 0;
+    for (let attempt = 0; attempt < COPY_RUNS; attempt++) {
+      await pool.query('TRUNCATE bench_copy');
+      await checkpoint(pool);
+      const run = await timedCopy(pool, copyShares);
+      copyStored = await countRows(pool, 'bench_copy');
+      if (run.rows !== rows || copyStored !== rows) {
+        problems.push(`COPY: expected ${rows} rows, COPY reported ${run.rows}, bench_copy holds ${copyStored}`);
+      }
+      copyRuns.push(run);
     }
+    const copyRun = copyRuns.reduce((best, run) => (run.seconds < best.seconds ? run : best));
     const copy = phase(copyRun.rows, copyRun.seconds);
 
     // The same rows by COPY into a lean table (same columns, one index on timestamp): the cost of the indexes alone.
@@ -400,6 +409,7 @@ export async function runIngestBenchmark(options: IngestBenchmarkOptions): Promi
       [
         `COPY      FORMAT text, ${clients} connections (~${integer(rows / clients)} rows each, in ${integer(COPY_CHUNK_ROWS)}-row ` +
           'chunks), rows pre-serialised, connections opened before timing;',
+        `          timed ${COPY_RUNS} times (${copyRuns.map((run) => `${integer(run.rows / run.seconds)} rows/s`).join(', ')}), the faster is the baseline;`,
         '          into bench_copy = CREATE TABLE bench_copy (LIKE system_metrics INCLUDING ALL): same columns, defaults',
         `          and indexes (${copyIndexes} indexes; system_metrics has ${realIndexes}).`,
         `GraphQL   recordSystemMetrics over HTTP, ${batches.length} batches of ≤${integer(batchSize)} records as variables, ` +

@@ -30,6 +30,8 @@ export interface Composition {
   routes: HttpRoute[];
   /** Every module's envelop plugins for GraphQL operations. */
   graphqlPlugins: Plugin[];
+  /** Every module's compiled mutation fields (see ModuleParts.compiledMutations). */
+  compiledMutations: ReadonlySet<string>;
   jobs: JobDefinition[];
   /** Server mode: runs the modules' start hooks and subscribes the live hub. */
   start(): Promise<void>;
@@ -88,6 +90,7 @@ export async function compose(config: Config, options: CompositionOptions): Prom
       checks: parts.flatMap(({ parts: contributed }) => contributed.checks ?? []),
       routes: parts.flatMap(({ parts: contributed }) => contributed.routes ?? []),
       graphqlPlugins: parts.flatMap(({ parts: contributed }) => contributed.graphqlPlugins ?? []),
+      compiledMutations: new Set(parts.flatMap(({ parts: contributed }) => contributed.compiledMutations ?? [])),
       jobs,
       async start() {
         for (const { parts: contributed } of parts) await contributed.start?.();

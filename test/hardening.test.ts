@@ -347,7 +347,7 @@ describe('with small limits', () => {
       expect(response.json?.data ?? null).toBeNull();
       answers[label] = { status: response.status, code: firstCode(response) };
     }
-    // Variable errors already answer 400 (src/app.ts executeMarkingRequestErrors); the armor limits do not.
+    // Variable errors already answer 400 (src/app.ts markingRequestErrors); the armor limits do not.
     expect(answers.variables?.status).toBe(400);
     for (const [label, answer] of Object.entries(answers)) {
       if (label === 'variables') continue;

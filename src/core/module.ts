@@ -94,6 +94,11 @@ export interface ModuleParts {
   routes?: HttpRoute[];
   /** envelop plugins added to every GraphQL operation, over HTTP, SSE and WebSocket alike (server mode). */
   graphqlPlugins?: Plugin[];
+  /**
+   * Mutation fields on a hot path whose operations are compiled to JavaScript (graphql-jit) instead of being
+   * interpreted by graphql-js: an operation is compiled when every root field it selects is listed here.
+   */
+  compiledMutations?: readonly string[];
   /** Server mode: runs once the database is migrated and before the server listens (seed defaults, warm caches). */
   start?(): Promise<void> | void;
   /** Server mode: runs once the server listens (the scheduler arms its timers here, once all it writes through is up). */

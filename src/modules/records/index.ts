@@ -1,6 +1,7 @@
 import { defineConfigSection, intFromEnv, optionalVar } from '../../core/config.js';
 import { defineModule } from '../../core/module.js';
 import { Ingestor } from './ingestor.js';
+import { REGISTRY } from './registry.js';
 import './schema.js';
 
 // The five record families: ingest (validation, bulk writes, idempotency), filters, live topics and the
@@ -34,7 +35,11 @@ export const recordsModule = defineModule({
   setup({ services }) {
     services.live.listen('metrics.recorded');
     services.live.listen('activities.recorded');
-    return { services: { ingestor: new Ingestor(services.db, services.bus, services.config.ingest.batchSize) } };
+    return {
+      services: { ingestor: new Ingestor(services.db, services.bus, services.config.ingest.batchSize) },
+      // Every write a service sends comes through these: worth compiling (see src/http/compiledExecute.ts).
+      compiledMutations: ['ingest', ...Object.values(REGISTRY).flatMap(({ graphql }) => [graphql.recordOne, graphql.recordMany])],
+    };
   },
 });
 
