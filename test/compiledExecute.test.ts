@@ -1,4 +1,14 @@
-import { buildSchema, GraphQLError, parse, type ExecutionResult } from 'graphql';
+import {
+  buildSchema,
+  GraphQLError,
+  GraphQLInt,
+  GraphQLNonNull,
+  GraphQLObjectType,
+  GraphQLSchema,
+  GraphQLString,
+  parse,
+  type ExecutionResult,
+} from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { compiledExecute } from '../src/http/compiledExecute.js';
 
@@ -55,6 +65,33 @@ describe('compiled execution of chosen mutations', () => {
     expect(await run({ schema, document, rootValue, variableValues: { input: { name: 'solo', value: 4 } } })).toEqual({
       data: { recordPoints: { count: 1, names: ['solo'], total: 4 } },
     });
+  });
+
+  it('runs the root fields of a compiled mutation one after the other, as the spec requires', async () => {
+    const events: string[] = [];
+    const slow = new GraphQLObjectType({
+      name: 'Mutation',
+      fields: {
+        write: {
+          type: GraphQLString,
+          args: { label: { type: new GraphQLNonNull(GraphQLString) }, ms: { type: new GraphQLNonNull(GraphQLInt) } },
+          resolve: async (_root, { label, ms }: { label: string; ms: number }) => {
+            events.push(`start ${label}`);
+            await new Promise((resolve) => setTimeout(resolve, ms));
+            events.push(`end ${label}`);
+            return label;
+          },
+        },
+      },
+    });
+    const serialSchema = new GraphQLSchema({ query: new GraphQLObjectType({ name: 'Query', fields: { ok: { type: GraphQLString } } }), mutation: slow });
+    const run = compiledExecute((field) => field === 'write');
+    const document = parse('mutation { first: write(label: "first", ms: 30) second: write(label: "second", ms: 1) }');
+    for (let round = 0; round < 2; round++) {
+      events.length = 0;
+      expect(await run({ schema: serialSchema, document })).toEqual({ data: { first: 'first', second: 'second' } });
+      expect(events).toEqual(['start first', 'end first', 'start second', 'end second']);
+    }
   });
 
   it('keeps errors a resolver throws, with their extensions', async () => {
