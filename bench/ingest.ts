@@ -4,6 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { copyField } from '../src/core/db/sql.js';
 import { fixed, integer, percentile, table } from './format.js';
 import { postGraphQL } from './harness.js';
 
@@ -143,9 +144,6 @@ async function mapYielding<T, R>(items: readonly T[], fn: (item: T) => R): Promi
 
 // Same columns the service writes; here id and created_at come from the table defaults (the service sends its own).
 const COPY_COLUMNS = '(metric_name, metric_type, value, unit, host, tags, dimensions, "timestamp")';
-const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
-const copyField = (value: string | null) =>
-  value === null ? '\\N' : value.replace(/[\\\t\n\r]/g, (char) => COPY_ESCAPES[char] ?? char);
 
 function copyText(records: readonly MetricRecord[]): Buffer {
   let text = '';
